@@ -1,0 +1,102 @@
+// The `nook` command line: all-in-one start, the split-mode processes, and maintenance commands.
+import { Command } from 'commander';
+import { ConfigError, EmbeddedPostgres, createLogger, loadConfig, openDatabase, type Config, type Logger } from '@nook/core';
+import { buildApp } from '@nook/server';
+import { startWorkers } from '@nook/worker';
+import { openRuntime, version, webRoot } from './runtime';
+
+type Stop = () => Promise<void>;
+
+/** Runs until SIGINT/SIGTERM, then stops cleanly; a second signal exits at once. */
+function stopOnSignal(logger: Logger, stop: Stop): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+function setup(): { config: Config; logger: Logger } {
+  const config = loadConfig();
+  return { config, logger: createLogger(config.logLevel) };
+}
+
+async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<void> {
+  const { config, logger } = setup();
+  const runtime = await openRuntime(config, logger, embedded);
+  if (withWorkers) await startWorkers(runtime, config.workerConcurrency);
+  const app = await buildApp({ ...runtime, maxUploadBytes: config.maxUploadBytes, webRoot, version });
+  stopOnSignal(logger, async () => {
+    await app.close();
+    await runtime.close();
+  });
+  await app.listen({ host: config.host, port: config.port });
+  logger.info(`Nook ${version} is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (data: ${config.dataDir})`);
+}
+
+const program = new Command('nook').version(version).description('Nook: a personal cloud for your household');
+
+program
+  .command('start')
+  .description('run everything in one process: embedded PostgreSQL, migrations, server and workers')
+  .action(() => serve(true, 'own'));
+
+program
+  .command('serve')
+  .description('run the HTTP server only (split mode: needs `nook db` or NOOK_DATABASE_URL)')
+  .action(() => serve(false, 'join'));
+
+program
+  .command('worker')
+  .description('run the job workers only (split mode: needs `nook db` or NOOK_DATABASE_URL)')
+  .action(async () => {
+    const { config, logger } = setup();
+    const runtime = await openRuntime(config, logger, 'join');
+    await startWorkers(runtime, config.workerConcurrency);
+    stopOnSignal(logger, runtime.close);
+    logger.info({ concurrency: config.workerConcurrency }, 'workers running');
+  });
+
+program
+  .command('db')
+  .description('run the embedded PostgreSQL that holds the job queue, until stopped')
+  .action(async () => {
+    const { config, logger } = setup();
+    const postgres = await EmbeddedPostgres.start(config.dataDir, logger);
+    stopOnSignal(logger, () => postgres.stop());
+    logger.info(`embedded PostgreSQL listening on 127.0.0.1:${postgres.port}`);
+  });
+
+program
+  .command('migrate')
+  .description('apply pending metadata migrations and exit')
+  .action(async () => {
+    const { config, logger } = setup();
+    const orm = await openDatabase(config.dataDir, { migrate: false });
+    const applied = await orm.getMigrator().up();
+    logger.info({ applied: applied.map((m) => m.name) }, applied.length ? 'migrations applied' : 'database is up to date');
+    await orm.close();
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`nook: configuration error: ${error.message}\n`);
+    process.exit(2);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`nook: ${message}\n`);
+  process.exit(1);
+});

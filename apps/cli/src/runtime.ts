@@ -1,0 +1,75 @@
+// Opens what a Nook process runs on (queue database, metadata, queue) and closes it in reverse order.
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import {
+  DataDir,
+  EmbeddedPostgres,
+  EmbeddedPostgresError,
+  JobQueue,
+  UserService,
+  findRunningEmbeddedPostgres,
+  openDatabase,
+  type Config,
+  type Logger,
+  type MikroORM,
+} from '@nook/core';
+
+export const webRoot = fileURLToPath(new URL('../../web/build', import.meta.url));
+
+export const version: string = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  dataDir: DataDir;
+  orm: MikroORM;
+  queue: JobQueue;
+  close(): Promise<void>;
+}
+
+type Closer = () => Promise<void>;
+
+/**
+ * `own`: this process starts the embedded PostgreSQL (nook start). `join`: it uses one that
+ * `nook db` runs on the same data dir (split mode). NOOK_DATABASE_URL overrides both.
+ */
+export async function openRuntime(config: Config, logger: Logger, embedded: 'own' | 'join'): Promise<Runtime> {
+  const closers: Closer[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) {
+      await closer().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
+    }
+  };
+  try {
+    const dataDir = new DataDir(config.dataDir);
+    await dataDir.ensure();
+    const connectionString = await queueDatabase(config, logger, embedded, closers);
+    const orm = await openDatabase(dataDir.root);
+    closers.push(() => orm.close());
+    await new UserService(orm.em.fork()).ensureDefaultUser();
+    const queue = await JobQueue.start({ connectionString, schema: config.queueSchema }, logger.child({ component: 'queue' }));
+    closers.push(() => queue.stop());
+    return { config, logger, dataDir, orm, queue, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function queueDatabase(config: Config, logger: Logger, embedded: 'own' | 'join', closers: Closer[]): Promise<string> {
+  if (config.databaseUrl) return config.databaseUrl;
+  if (embedded === 'own') {
+    const postgres = await EmbeddedPostgres.start(config.dataDir, logger.child({ component: 'postgres' }));
+    closers.push(() => postgres.stop());
+    return postgres.connectionString;
+  }
+  const url = await findRunningEmbeddedPostgres(config.dataDir);
+  if (!url) {
+    throw new EmbeddedPostgresError(
+      `no embedded PostgreSQL is running for ${config.dataDir}: start \`nook db\` first, or set NOOK_DATABASE_URL`,
+    );
+  }
+  return url;
+}

@@ -1,0 +1,91 @@
+// Nook's configuration: NOOK_* environment variables over an optional <data>/config.json, validated once.
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Every key Nook reads, its validation and its default. `.env.example` mirrors this list. */
+export const configSchema = z.object({
+  NOOK_DATA_DIR: z.string().min(1).default('./data'),
+  NOOK_HOST: z.string().min(1).default('127.0.0.1'),
+  NOOK_PORT: integer(1, 65535).default(8080),
+  NOOK_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
+    .optional(),
+  NOOK_QUEUE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
+    .default('pgboss'),
+  NOOK_LOG_LEVEL: z.enum(logLevels).default('info'),
+  NOOK_MAX_UPLOAD_BYTES: integer(1, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
+  NOOK_WORKER_CONCURRENCY: integer(1, 64).default(Math.max(1, availableParallelism())),
+});
+
+type RawConfig = z.infer<typeof configSchema>;
+
+export interface Config {
+  dataDir: string;
+  host: string;
+  port: number;
+  databaseUrl: string | undefined;
+  queueSchema: string;
+  logLevel: (typeof logLevels)[number];
+  maxUploadBytes: number;
+  workerConcurrency: number;
+}
+
+/** A configuration value that cannot be used; its message is one line naming the key. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function readConfigFile(dataDir: string): Record<string, unknown> {
+  const file = path.join(dataDir, 'config.json');
+  if (!existsSync(file)) return {};
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  throw new ConfigError(`${file}: expected an object of NOOK_* keys`);
+}
+
+function pickNookKeys(source: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(source).filter(([key, value]) => key.startsWith('NOOK_') && value !== '' && value !== undefined),
+  );
+}
+
+/** Validates the environment (and the data dir's config.json); throws ConfigError on the first bad key. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const fromEnv = pickNookKeys(env);
+  const dataDir = path.resolve(String(fromEnv.NOOK_DATA_DIR ?? './data'));
+  const merged = { ...pickNookKeys(readConfigFile(dataDir)), ...fromEnv };
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = String(issue.path[0] ?? 'config');
+    const got = key in merged ? ` (got ${JSON.stringify(merged[key])})` : '';
+    throw new ConfigError(`${key}: ${issue.message}${got}`);
+  }
+  return toConfig(result.data);
+}
+
+function toConfig(raw: RawConfig): Config {
+  return {
+    dataDir: path.resolve(raw.NOOK_DATA_DIR),
+    host: raw.NOOK_HOST,
+    port: raw.NOOK_PORT,
+    databaseUrl: raw.NOOK_DATABASE_URL,
+    queueSchema: raw.NOOK_QUEUE_SCHEMA,
+    logLevel: raw.NOOK_LOG_LEVEL,
+    maxUploadBytes: raw.NOOK_MAX_UPLOAD_BYTES,
+    workerConcurrency: raw.NOOK_WORKER_CONCURRENCY,
+  };
+}
