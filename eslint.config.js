@@ -5,7 +5,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/', 'apps/web/build/', 'apps/web/.svelte-kit/', 'data/', 'bench/results/', '.turbo/'],
+    ignores: [
+      '**/node_modules/',
+      'apps/web/build/',
+      'apps/web/.svelte-kit/',
+      'data/',
+      'bench/results/',
+      '.turbo/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

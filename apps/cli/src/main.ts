@@ -1,6 +1,14 @@
 // The `nook` command line: all-in-one start, the split-mode processes, and maintenance commands.
 import { Command } from 'commander';
-import { ConfigError, EmbeddedPostgres, createLogger, loadConfig, openDatabase, type Config, type Logger } from '@nook/core';
+import {
+  ConfigError,
+  EmbeddedPostgres,
+  createLogger,
+  loadConfig,
+  openDatabase,
+  type Config,
+  type Logger,
+} from '@nook/core';
 import { buildApp } from '@nook/server';
 import { startWorkers } from '@nook/worker';
 import { openRuntime, version, webRoot } from './runtime';
@@ -44,7 +52,9 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
     await runtime.close();
   });
   await app.listen({ host: config.host, port: config.port });
-  logger.info(`Nook ${version} is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (data: ${config.dataDir})`);
+  logger.info(
+    `Nook ${version} is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (data: ${config.dataDir})`,
+  );
 }
 
 const program = new Command('nook').version(version).description('Nook: a personal cloud for your household');
@@ -87,7 +97,10 @@ program
     const { config, logger } = setup();
     const orm = await openDatabase(config.dataDir, { migrate: false });
     const applied = await orm.getMigrator().up();
-    logger.info({ applied: applied.map((m) => m.name) }, applied.length ? 'migrations applied' : 'database is up to date');
+    logger.info(
+      { applied: applied.map((m) => m.name) },
+      applied.length ? 'migrations applied' : 'database is up to date',
+    );
     await orm.close();
   });
 

@@ -35,7 +35,11 @@ type Closer = () => Promise<void>;
  * `own`: this process starts the embedded PostgreSQL (nook start). `join`: it uses one that
  * `nook db` runs on the same data dir (split mode). NOOK_DATABASE_URL overrides both.
  */
-export async function openRuntime(config: Config, logger: Logger, embedded: 'own' | 'join'): Promise<Runtime> {
+export async function openRuntime(
+  config: Config,
+  logger: Logger,
+  embedded: 'own' | 'join',
+): Promise<Runtime> {
   const closers: Closer[] = [];
   const close = async () => {
     for (const closer of closers.reverse()) {
@@ -49,7 +53,10 @@ export async function openRuntime(config: Config, logger: Logger, embedded: 'own
     const orm = await openDatabase(dataDir.root);
     closers.push(() => orm.close());
     await new UserService(orm.em.fork()).ensureDefaultUser();
-    const queue = await JobQueue.start({ connectionString, schema: config.queueSchema }, logger.child({ component: 'queue' }));
+    const queue = await JobQueue.start(
+      { connectionString, schema: config.queueSchema },
+      logger.child({ component: 'queue' }),
+    );
     closers.push(() => queue.stop());
     return { config, logger, dataDir, orm, queue, close };
   } catch (error) {
@@ -58,7 +65,12 @@ export async function openRuntime(config: Config, logger: Logger, embedded: 'own
   }
 }
 
-async function queueDatabase(config: Config, logger: Logger, embedded: 'own' | 'join', closers: Closer[]): Promise<string> {
+async function queueDatabase(
+  config: Config,
+  logger: Logger,
+  embedded: 'own' | 'join',
+  closers: Closer[],
+): Promise<string> {
   if (config.databaseUrl) return config.databaseUrl;
   if (embedded === 'own') {
     const postgres = await EmbeddedPostgres.start(config.dataDir, logger.child({ component: 'postgres' }));

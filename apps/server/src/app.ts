@@ -38,13 +38,18 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
         queue: deps.queue,
       }),
       onError({ error, path }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, path }, 'procedure failed');
+        if (error.code === 'INTERNAL_SERVER_ERROR')
+          deps.logger.error({ err: error.cause ?? error, path }, 'procedure failed');
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
   if (deps.webRoot && existsSync(deps.webRoot)) await app.register(webRoutes, { webRoot: deps.webRoot });
-  else deps.logger.warn({ webRoot: deps.webRoot }, 'web build not found; the dashboard is not served (run npm run build)');
+  else
+    deps.logger.warn(
+      { webRoot: deps.webRoot },
+      'web build not found; the dashboard is not served (run npm run build)',
+    );
 
   return app;
 }

@@ -12,12 +12,19 @@ export const errorReplies = fp(async (app: FastifyInstance) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');
-      return reply.code(status).send({ error: 'internal_error', message: 'Something went wrong on the server.' } satisfies ErrorBody);
+      return reply.code(status).send({
+        error: 'internal_error',
+        message: 'Something went wrong on the server.',
+      } satisfies ErrorBody);
     }
-    return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message } satisfies ErrorBody);
+    return reply
+      .code(status)
+      .send({ error: error.code ?? 'bad_request', message: error.message } satisfies ErrorBody);
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .code(404)
+      .send({ error: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` }),
   );
 });

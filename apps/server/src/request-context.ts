@@ -1,5 +1,6 @@
 // One EntityManager per request, and the user it acts for.
-import { User, UserService, type EntityManager } from '@nook/core';
+import type { User} from '@nook/core';
+import { UserService, type EntityManager } from '@nook/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServerDeps } from './deps';

@@ -1,5 +1,12 @@
 // The `thumbnail` job: render an image asset's thumbnail and preview into <data>/derived.
-import { AssetService, type DataDir, type JobHandler, type JobQueue, type Logger, type MikroORM } from '@nook/core';
+import {
+  AssetService,
+  type DataDir,
+  type JobHandler,
+  type JobQueue,
+  type Logger,
+  type MikroORM,
+} from '@nook/core';
 import { makeThumbnails } from '@nook/media';
 
 export interface WorkerDeps {

@@ -17,7 +17,13 @@ export {
 export { detectMediaType, kindOf } from './assets/media-type';
 export { DataDir, type DerivedVariant } from './storage/data-dir';
 export { receiveToTemp, TooLargeError, type ReceivedFile } from './storage/receive';
-export { JobQueue, type JobContext, type JobHandler, type QueueConnection } from './queue/job-queue';
+export {
+  JobQueue,
+  type JobContext,
+  type JobHandler,
+  type JobQueueOptions,
+  type QueueConnection,
+} from './queue/job-queue';
 export { jobPayloads, queueNames, queuePolicies, type JobPayload, type QueueName } from './queue/jobs';
 export {
   EmbeddedPostgres,

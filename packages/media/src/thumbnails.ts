@@ -48,7 +48,8 @@ export async function makeThumbnails(source: string, targets: ThumbnailTargets):
     .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const decoded = () => sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+  const decoded = () =>
+    sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
 
   await Promise.all([
     writeAtomically(targets.previewPath, (temp) =>

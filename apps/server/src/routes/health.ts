@@ -2,7 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../deps';
 
-export async function healthRoutes(app: FastifyInstance, { orm, queue, version }: Pick<ServerDeps, 'orm' | 'queue' | 'version'>) {
+export async function healthRoutes(
+  app: FastifyInstance,
+  { orm, queue, version }: Pick<ServerDeps, 'orm' | 'queue' | 'version'>,
+) {
   app.get('/api/health', async (request, reply) => {
     const db = await request.em
       .getConnection()
@@ -11,6 +14,8 @@ export async function healthRoutes(app: FastifyInstance, { orm, queue, version }
       .catch(() => 'error' as const);
     const queueState = (await queue.ping()) ? ('ok' as const) : ('error' as const);
     const healthy = db === 'ok' && queueState === 'ok' && (await orm.isConnected());
-    return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'error', db, queue: queueState, version });
+    return reply
+      .code(healthy ? 200 : 503)
+      .send({ status: healthy ? 'ok' : 'error', db, queue: queueState, version });
   });
 }

@@ -19,10 +19,13 @@ export async function webRoutes(app: FastifyInstance, { webRoot }: { webRoot: st
   app.get('/*', async (request, reply) => {
     const urlPath = request.url.split('?')[0]!;
     if (urlPath.startsWith('/api/') || urlPath.startsWith('/trpc/')) {
-      return reply.code(404).send({ error: 'not_found', message: `No route for ${request.method} ${urlPath}` });
+      return reply
+        .code(404)
+        .send({ error: 'not_found', message: `No route for ${request.method} ${urlPath}` });
     }
     const file = path.join(webRoot, path.normalize(urlPath));
-    if (file.startsWith(webRoot + path.sep) && existsSync(file) && !urlPath.endsWith('/')) return reply.sendFile(path.relative(webRoot, file));
+    if (file.startsWith(webRoot + path.sep) && existsSync(file) && !urlPath.endsWith('/'))
+      return reply.sendFile(path.relative(webRoot, file));
     return reply.header('Cache-Control', 'no-cache').sendFile('index.html');
   });
 }

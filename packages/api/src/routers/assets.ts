@@ -1,5 +1,6 @@
 // assets.*: the timeline and single assets.
-import { Asset, AssetService, InvalidCursorError } from '@nook/core';
+import type { Asset} from '@nook/core';
+import { AssetService, InvalidCursorError } from '@nook/core';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { publicProcedure, router } from '../trpc';
@@ -22,8 +23,14 @@ export function toAssetDto(asset: Asset) {
     error: asset.error,
     sha256: asset.sha256,
     originalUrl: `/api/assets/${asset.id}/original`,
-    thumbnailUrl: asset.status === 'ready' && asset.kind === 'image' ? `/api/assets/${asset.id}/thumbnail?size=thumb&v=${version}` : null,
-    previewUrl: asset.status === 'ready' && asset.kind === 'image' ? `/api/assets/${asset.id}/thumbnail?size=preview&v=${version}` : null,
+    thumbnailUrl:
+      asset.status === 'ready' && asset.kind === 'image'
+        ? `/api/assets/${asset.id}/thumbnail?size=thumb&v=${version}`
+        : null,
+    previewUrl:
+      asset.status === 'ready' && asset.kind === 'image'
+        ? `/api/assets/${asset.id}/thumbnail?size=preview&v=${version}`
+        : null,
   };
 }
 
@@ -43,7 +50,8 @@ export const assetsRouter = router({
         const page = await assets.list({ ownerId: ctx.user.id, limit: input.limit, cursor: input.cursor });
         return { items: page.items.map(toAssetDto), nextCursor: page.nextCursor };
       } catch (error) {
-        if (error instanceof InvalidCursorError) throw new TRPCError({ code: 'BAD_REQUEST', message: error.message });
+        if (error instanceof InvalidCursorError)
+          throw new TRPCError({ code: 'BAD_REQUEST', message: error.message });
         throw error;
       }
     }),

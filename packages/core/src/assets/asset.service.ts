@@ -55,7 +55,12 @@ export class AssetService {
    * duplicate and leaves nothing behind; otherwise the file is linked into
    * library/<user>/<yyyy>/<mm>/ under a free name, recorded, and queued for thumbnails.
    */
-  async ingestUpload(user: User, library: Library, received: ReceivedFile, clientName: string): Promise<UploadResult> {
+  async ingestUpload(
+    user: User,
+    library: Library,
+    received: ReceivedFile,
+    clientName: string,
+  ): Promise<UploadResult> {
     const existing = await this.em.findOne(
       Asset,
       { owner: user, sha256: received.sha256, deletedAt: null },
@@ -72,7 +77,12 @@ export class AssetService {
     await mkdir(path.join(libraryRoot, folder), { recursive: true });
     const mediaType = await detectMediaType(received.tempPath, clientName);
     const baseName = safeFileName(clientName);
-    const { relativePath, name } = await this.linkUnderFreeName(received.tempPath, libraryRoot, folder, baseName);
+    const { relativePath, name } = await this.linkUnderFreeName(
+      received.tempPath,
+      libraryRoot,
+      folder,
+      baseName,
+    );
 
     const asset = this.em.create(Asset, {
       library: ref(library),
@@ -151,11 +161,19 @@ export class AssetService {
   }
 
   async markReady(id: string, dimensions: { width: number; height: number }): Promise<void> {
-    await this.em.nativeUpdate(Asset, { id }, { ...dimensions, status: 'ready', error: null, updatedAt: new Date() });
+    await this.em.nativeUpdate(
+      Asset,
+      { id },
+      { ...dimensions, status: 'ready', error: null, updatedAt: new Date() },
+    );
   }
 
   /** A final failure, kept on the asset so people can see why a file has no thumbnail. */
   async markFailed(id: string, reason: string): Promise<void> {
-    await this.em.nativeUpdate(Asset, { id }, { status: 'failed', error: reason.slice(0, 2000), updatedAt: new Date() });
+    await this.em.nativeUpdate(
+      Asset,
+      { id },
+      { status: 'failed', error: reason.slice(0, 2000), updatedAt: new Date() },
+    );
   }
 }

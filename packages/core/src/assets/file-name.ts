@@ -5,8 +5,12 @@ const MAX_NAME_BYTES = 200;
 
 export function safeFileName(raw: string): string {
   const base = path.posix.basename(raw.replace(/\\/g, '/'));
-  // eslint-disable-next-line no-control-regex
-  let name = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().replace(/^\.+/, '');
+  let name = base
+    // Control characters in a name break terminals and HTTP headers.
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim()
+    .replace(/^\.+/, '');
   if (!name) name = 'upload';
   while (Buffer.byteLength(name) > MAX_NAME_BYTES) {
     const ext = path.extname(name);

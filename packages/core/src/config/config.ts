@@ -49,7 +49,8 @@ function readConfigFile(dataDir: string): Record<string, unknown> {
   if (!existsSync(file)) return {};
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
   } catch (error) {
     throw new ConfigError(`${file}: not valid JSON (${(error as Error).message})`);
   }
@@ -58,7 +59,9 @@ function readConfigFile(dataDir: string): Record<string, unknown> {
 
 function pickNookKeys(source: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(source).filter(([key, value]) => key.startsWith('NOOK_') && value !== '' && value !== undefined),
+    Object.entries(source).filter(
+      ([key, value]) => key.startsWith('NOOK_') && value !== '' && value !== undefined,
+    ),
   );
 }
 

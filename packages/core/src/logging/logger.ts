@@ -7,6 +7,8 @@ export function createLogger(level: string, pretty = Boolean(process.stdout.isTT
   return pino({
     level,
     base: undefined,
-    transport: pretty ? { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } : undefined,
+    transport: pretty
+      ? { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
+      : undefined,
   });
 }

@@ -251,7 +251,14 @@ async function resolveRunAs(files: EmbeddedPostgresFiles): Promise<RunAs | undef
   try {
     return await ids();
   } catch {
-    await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    await execFileAsync('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      'postgres',
+    ]);
     return ids();
   }
 }
@@ -259,7 +266,11 @@ async function resolveRunAs(files: EmbeddedPostgresFiles): Promise<RunAs | undef
 async function ensureCredentials(files: EmbeddedPostgresFiles): Promise<Credentials> {
   const existing = await files.readCredentials();
   if (existing) return existing;
-  const credentials: Credentials = { user: 'nook', password: randomBytes(24).toString('base64url'), port: await freePort() };
+  const credentials: Credentials = {
+    user: 'nook',
+    password: randomBytes(24).toString('base64url'),
+    port: await freePort(),
+  };
   await files.writeCredentials(credentials);
   return credentials;
 }
@@ -289,14 +300,18 @@ async function ensureCluster(
   }
   logger.info({ dir: files.clusterDir }, 'creating the embedded PostgreSQL cluster');
   try {
-    await run(binaries.initdb, [
-      `--pgdata=${files.clusterDir}`,
-      `--username=${credentials.user}`,
-      `--pwfile=${passwordFile}`,
-      '--auth=scram-sha-256',
-      '--encoding=UTF8',
-      '--locale=C',
-    ], runAs);
+    await run(
+      binaries.initdb,
+      [
+        `--pgdata=${files.clusterDir}`,
+        `--username=${credentials.user}`,
+        `--pwfile=${passwordFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      runAs,
+    );
   } finally {
     await rm(passwordFile, { force: true });
   }
@@ -305,14 +320,20 @@ async function ensureCluster(
 /** A cluster left running by a Nook that was killed is shut down before ours starts. */
 async function stopOrphan(files: EmbeddedPostgresFiles, logger: Logger): Promise<void> {
   const owner = await files.readOwner();
-  if (owner !== undefined && owner !== process.pid && isAlive(owner) && (await commandLine(owner)).includes('node')) {
+  if (
+    owner !== undefined &&
+    owner !== process.pid &&
+    isAlive(owner) &&
+    (await commandLine(owner)).includes('node')
+  ) {
     throw new EmbeddedPostgresError(
       `the embedded PostgreSQL in ${files.clusterDir} is run by another Nook process (pid ${owner}); stop it first, or point this one at it with NOOK_DATABASE_URL`,
     );
   }
   const pid = await files.postmasterPid();
   if (pid === undefined) return;
-  if (isAlive(pid) && (await commandLine(pid)).includes('postgres')) {
+  // Only a server started on this very cluster directory is ours to stop; a recycled PID is not.
+  if (isAlive(pid) && (await commandLine(pid)).includes(files.clusterDir)) {
     logger.warn({ pid }, 'stopping an embedded PostgreSQL left running by a previous Nook');
     process.kill(pid, 'SIGINT');
     if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {
@@ -333,13 +354,20 @@ async function launch(
   logger: Logger,
 ): Promise<ChildProcess> {
   const args = [
-    '-D', files.clusterDir,
-    '-p', String(credentials.port),
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'unix_socket_directories=',
-    '-c', 'max_connections=40',
-    '-c', 'shared_buffers=32MB',
-    '-c', 'logging_collector=off',
+    '-D',
+    files.clusterDir,
+    '-p',
+    String(credentials.port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=40',
+    '-c',
+    'shared_buffers=32MB',
+    '-c',
+    'logging_collector=off',
   ];
   const child = spawn(binaries.postgres, args, { ...runAs, stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
@@ -351,13 +379,17 @@ async function launch(
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new EmbeddedPostgresError(`embedded PostgreSQL exited during start: ${output.trim().split('\n').slice(-3).join(' | ')}`);
+      throw new EmbeddedPostgresError(
+        `embedded PostgreSQL exited during start: ${output.trim().split('\n').slice(-3).join(' | ')}`,
+      );
     }
     if (await canConnect(url)) return child;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   child.kill('SIGKILL');
-  throw new EmbeddedPostgresError(`embedded PostgreSQL did not accept connections within ${READY_TIMEOUT_MS / 1000}s`);
+  throw new EmbeddedPostgresError(
+    `embedded PostgreSQL did not accept connections within ${READY_TIMEOUT_MS / 1000}s`,
+  );
 }
 
 function run(command: string, args: string[], runAs: RunAs | undefined): Promise<void> {
@@ -369,7 +401,12 @@ function run(command: string, args: string[], runAs: RunAs | undefined): Promise
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve();
-      else reject(new EmbeddedPostgresError(`${path.basename(command)} failed (exit ${code}): ${output.trim().split('\n').slice(-3).join(' | ')}`));
+      else
+        reject(
+          new EmbeddedPostgresError(
+            `${path.basename(command)} failed (exit ${code}): ${output.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        );
     });
   });
 }

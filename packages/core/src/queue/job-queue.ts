@@ -18,6 +18,11 @@ export interface QueueConnection {
   schema: string;
 }
 
+export interface JobQueueOptions {
+  /** Replaces parts of a queue's policy; tests use it for short retry delays. */
+  policyOverrides?: Partial<Record<QueueName, Partial<Omit<PgBoss.Queue, 'name'>>>>;
+}
+
 export class JobQueue {
   private readonly workerIds = new Map<QueueName, string[]>();
 
@@ -26,7 +31,11 @@ export class JobQueue {
     private readonly logger: Logger,
   ) {}
 
-  static async start(connection: QueueConnection, logger: Logger): Promise<JobQueue> {
+  static async start(
+    connection: QueueConnection,
+    logger: Logger,
+    options: JobQueueOptions = {},
+  ): Promise<JobQueue> {
     const boss = new PgBoss({
       connectionString: connection.connectionString,
       schema: connection.schema,
@@ -36,15 +45,19 @@ export class JobQueue {
     boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
     await boss.start();
     for (const name of queueNames) {
-      const existing = await boss.getQueue(name);
-      if (existing) await boss.updateQueue(name, { name, ...queuePolicies[name] });
-      else await boss.createQueue(name, { name, ...queuePolicies[name] });
+      const policy = { name, ...queuePolicies[name], ...options.policyOverrides?.[name] };
+      if (await boss.getQueue(name)) await boss.updateQueue(name, policy);
+      else await boss.createQueue(name, policy);
     }
     return new JobQueue(boss, logger);
   }
 
   /** Sends a job keyed by `singletonKey`; a duplicate of one already waiting is dropped by the policy. */
-  async enqueue<N extends QueueName>(name: N, payload: JobPayload<N>, singletonKey: string): Promise<string | null> {
+  async enqueue<N extends QueueName>(
+    name: N,
+    payload: JobPayload<N>,
+    singletonKey: string,
+  ): Promise<string | null> {
     const data = jobPayloads[name].parse(payload) as object;
     const id = await this.boss.send(name, data, { singletonKey });
     for (const workerId of this.workerIds.get(name) ?? []) this.boss.notifyWorker(workerId);

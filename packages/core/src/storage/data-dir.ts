@@ -31,7 +31,12 @@ export class DataDir {
 
   /** Derived files are keyed by content, so duplicates share them. */
   derivedPath(sha256: string, variant: DerivedVariant): string {
-    return path.join(this.derived, sha256.slice(0, 2), sha256.slice(2, 4), `${sha256}-${variant}.${derivedExtensions[variant]}`);
+    return path.join(
+      this.derived,
+      sha256.slice(0, 2),
+      sha256.slice(2, 4),
+      `${sha256}-${variant}.${derivedExtensions[variant]}`,
+    );
   }
 
   /** Resolves a library root stored relative to the data dir (uploads) or absolute (watched folders). */

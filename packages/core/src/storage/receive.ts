@@ -20,7 +20,11 @@ export class TooLargeError extends Error {
   }
 }
 
-export async function receiveToTemp(source: Readable, tmpDir: string, maxBytes = Infinity): Promise<ReceivedFile> {
+export async function receiveToTemp(
+  source: Readable,
+  tmpDir: string,
+  maxBytes = Infinity,
+): Promise<ReceivedFile> {
   const tempPath = path.join(tmpDir, `${randomUUID()}.part`);
   const hash = createHash('sha256');
   let size = 0;

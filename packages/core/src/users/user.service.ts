@@ -15,7 +15,11 @@ export class UserService {
   async ensureDefaultUser(): Promise<User> {
     const existing = await this.em.findOne(User, { username: DEFAULT_USERNAME });
     if (existing) return existing;
-    const user = this.em.create(User, { username: DEFAULT_USERNAME, displayName: 'Administrator', role: 'admin' });
+    const user = this.em.create(User, {
+      username: DEFAULT_USERNAME,
+      displayName: 'Administrator',
+      role: 'admin',
+    });
     this.em.create(Library, {
       name: 'Uploads',
       type: 'upload',
