@@ -1,5 +1,5 @@
 // One EntityManager per request, and the user it acts for.
-import type { User} from '@nook/core';
+import type { User } from '@nook/core';
 import { UserService, type EntityManager } from '@nook/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';

@@ -1,5 +1,5 @@
 // assets.*: the timeline and single assets.
-import type { Asset} from '@nook/core';
+import type { Asset } from '@nook/core';
 import { AssetService, InvalidCursorError } from '@nook/core';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
