@@ -8,8 +8,11 @@ import parseRange from 'range-parser';
 import type { ServerDeps } from '../deps';
 import { currentUser } from '../request-context';
 
-/** Measured: 1 MiB reads let Node stream files as fast as nginx's sendfile; 64 KiB is 2.5× slower. */
-const READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Measured on loopback with curl (bench/): Node's default 64 KiB reads stream a file at about half
+ * nginx's sendfile rate, 1 MiB reads at about 0.7×, 4 MiB reads at about 0.8×; larger gain little.
+ */
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 const idParams = {
   type: 'object',
@@ -176,9 +179,7 @@ export async function assetRoutes(
         .header('Content-Type', variant === 'thumb' ? 'image/webp' : 'image/jpeg')
         .header('X-Content-Type-Options', 'nosniff');
       if (isFresh(request, etag)) return reply.code(304).send();
-      return reply
-        .header('Content-Length', info.size)
-        .send(createReadStream(filePath, { highWaterMark: READ_CHUNK_BYTES }));
+      return reply.header('Content-Length', info.size).send(createReadStream(filePath));
     },
   );
 }
