@@ -7,7 +7,13 @@ const config = {
   preprocess: vitePreprocess(),
   kit: {
     // Every route renders in the browser, so one fallback page stands in for all of them.
-    adapter: adapter({ pages: 'build', assets: 'build', fallback: 'index.html', precompress: false, strict: true }),
+    adapter: adapter({
+      pages: 'build',
+      assets: 'build',
+      fallback: 'index.html',
+      precompress: false,
+      strict: true,
+    }),
   },
 };
 

@@ -1,5 +1,6 @@
 // The timeline's state: pages of assets newest first, fresh uploads on top, pending assets re-polled until done.
 import type { AssetDto } from '@nook/api';
+import { applyChanges, mergeUnique } from './asset-list';
 import { describeError, isNotFound } from './errors';
 import type { TrpcClient } from './trpc';
 
@@ -79,8 +80,7 @@ export class Timeline {
       const page = await this.#client.assets.list.query({ limit: PAGE_SIZE, cursor });
       if (generation !== this.#generation) return;
       // Uploads put on top meanwhile may show up again further down the timeline.
-      const known = new Set(this.#items.map((asset) => asset.id));
-      this.#items = [...this.#items, ...page.items.filter((asset) => !known.has(asset.id))];
+      this.#items = mergeUnique(this.#items, page.items);
       this.#nextCursor = page.nextCursor;
       this.#schedulePoll();
     } catch (error) {
@@ -100,11 +100,8 @@ export class Timeline {
     if (results.some((result) => result.status === 'rejected' && !isNotFound(result.reason))) {
       return this.load();
     }
-    const known = new Set(this.#items.map((asset) => asset.id));
-    const fresh = results.flatMap((result) =>
-      result.status === 'fulfilled' && !known.has(result.value.id) ? [result.value] : [],
-    );
-    this.#items = [...fresh, ...this.#items];
+    const fresh = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    this.#items = mergeUnique(fresh, this.#items);
     this.#pollSoon();
   }
 
@@ -141,21 +138,15 @@ export class Timeline {
     const results = await Promise.allSettled(pending.map((id) => this.#client.assets.get.query({ id })));
     if (this.#destroyed || generation !== this.#generation) return;
 
-    const settled = new Map<string, AssetDto>();
-    const gone = new Set<string>();
-    results.forEach((result, index) => {
-      if (result.status === 'fulfilled') {
-        if (result.value.status !== 'pending') settled.set(result.value.id, result.value);
-      } else if (isNotFound(result.reason)) {
-        gone.add(pending[index]!);
-      }
+    const settled = results.flatMap((result) =>
+      result.status === 'fulfilled' && result.value.status !== 'pending' ? [result.value] : [],
+    );
+    const gone = pending.filter((_, index) => {
+      const result = results[index]!;
+      return result.status === 'rejected' && isNotFound(result.reason);
     });
-    const progressed = settled.size > 0 || gone.size > 0;
-    if (progressed) {
-      this.#items = this.#items
-        .filter((asset) => !gone.has(asset.id))
-        .map((asset) => settled.get(asset.id) ?? asset);
-    }
+    const progressed = settled.length > 0 || gone.length > 0;
+    if (progressed) this.#items = applyChanges(this.#items, settled, gone);
     // An unreachable server is not a reason to stop, only to ask less often.
     this.#pollDelay = progressed
       ? POLL_INTERVAL_MS
