@@ -7,7 +7,7 @@ import path from 'node:path';
 import {
   DataDir,
   JobQueue,
-  UserService,
+  ServerSecret,
   createLogger,
   openDatabase,
   type MikroORM,
@@ -18,6 +18,7 @@ import { startWorkers } from '@nook/worker';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { multipart } from './media';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -76,7 +77,6 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
   const logger = createLogger(process.env.NOOK_TEST_LOG_LEVEL ?? 'silent', false);
   const schema = uniqueSchema();
   const orm = await openDatabase(dataDir.root);
-  await new UserService(orm.em.fork()).ensureDefaultUser();
   const queue = await JobQueue.start({ connectionString: queueDatabaseUrl(), schema }, logger, {
     policyOverrides: options.retryOverrides ?? {
       thumbnail: { retryDelay: 1, retryBackoff: false },
@@ -88,7 +88,9 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
     queue,
     dataDir,
     logger,
+    secret: await ServerSecret.load(dataDir.root),
     maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
+    trustProxy: false,
     version: 'test',
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -122,4 +124,84 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * A browser-like client: keeps cookies and sends Origin like a same-origin page would, or an API
+ * token as a Bearer header.
+ */
+export class TestClient {
+  private readonly cookies = new Map<string, string>();
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly bearer?: string,
+  ) {}
+
+  withToken(token: string): TestClient {
+    return new TestClient(this.baseUrl, token);
+  }
+
+  async fetch(pathname: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.bearer) headers.set('authorization', `Bearer ${this.bearer}`);
+    if (this.cookies.size) headers.set('cookie', this.cookieHeader());
+    if (!headers.has('origin')) headers.set('origin', this.baseUrl);
+    const response = await fetch(`${this.baseUrl}${pathname}`, { ...init, headers, redirect: 'manual' });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const [name, value] = pair!.split('=');
+      const expired =
+        attributes.some((a) => /max-age=0|expires=thu, 01 jan 1970/i.test(a.trim())) || value === '';
+      if (expired) this.cookies.delete(name!.trim());
+      else this.cookies.set(name!.trim(), value!.trim());
+    }
+    return response;
+  }
+
+  cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  async query<T = unknown>(procedure: string, input?: unknown): Promise<T> {
+    const query = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`;
+    return this.result<T>(await this.fetch(`/trpc/${procedure}${query}`));
+  }
+
+  async mutate<T = unknown>(procedure: string, input?: unknown): Promise<T> {
+    const init = {
+      method: 'POST',
+      body: JSON.stringify(input ?? null),
+      headers: { 'content-type': 'application/json' },
+    };
+    return this.result<T>(await this.fetch(`/trpc/${procedure}`, init));
+  }
+
+  /** The procedure's data, or a rejection carrying the tRPC code, HTTP status and message. */
+  private async result<T>(response: Response): Promise<T> {
+    const json = (await response.json()) as {
+      result?: { data: T };
+      error?: { message: string; data: { code: string } };
+    };
+    if (json.error)
+      throw Object.assign(new Error(json.error.message), {
+        code: json.error.data.code,
+        status: response.status,
+      });
+    return json.result!.data;
+  }
+
+  async upload(files: { name: string; data: Buffer; type?: string }[]): Promise<Response> {
+    const { body, contentType } = multipart(files);
+    return this.fetch('/api/assets', { method: 'POST', body, headers: { 'content-type': contentType } });
+  }
+}
+
+export const ADMIN = { username: 'admin', password: 'correct horse battery' };
+
+/** Completes first-run setup and returns the administrator's signed-in client. */
+export async function setUpAdmin(baseUrl: string): Promise<TestClient> {
+  const client = new TestClient(baseUrl);
+  await client.mutate('auth.setup', { ...ADMIN, displayName: 'Admin' });
+  return client;
 }

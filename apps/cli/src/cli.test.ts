@@ -6,8 +6,8 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropSchema, eventually, makeTempDir, uniqueSchema } from '../../../test/harness';
-import { makeJpeg, multipart } from '../../../test/media';
+import { ADMIN, TestClient, dropSchema, eventually, makeTempDir, uniqueSchema } from '../../../test/harness';
+import { makeJpeg } from '../../../test/media';
 
 const nookBin = fileURLToPath(new URL('../bin/nook.js', import.meta.url));
 
@@ -23,6 +23,7 @@ async function freePort(): Promise<number> {
 interface Started {
   child: ChildProcess;
   url: string;
+  client: TestClient;
   output: () => string;
 }
 
@@ -49,7 +50,9 @@ describe('nook start', () => {
     }, 45_000).catch((error: Error) => {
       throw new Error(`${error.message}; nook start said:\n${output}`);
     });
-    return { child, url, output: () => output };
+    const client = new TestClient(url);
+    await client.mutate('auth.login', ADMIN);
+    return { child, url, client, output: () => output };
   };
 
   const exited = (child: ChildProcess) =>
@@ -58,26 +61,27 @@ describe('nook start', () => {
       else child.once('exit', (code) => resolve(code));
     });
 
-  const upload = async (url: string, name: string, data: Buffer) => {
-    const { body, contentType } = multipart([{ name, data }]);
-    const response = await fetch(`${url}/api/assets`, {
-      method: 'POST',
-      body,
-      headers: { 'content-type': contentType },
-    });
+  const upload = async (client: TestClient, name: string, data: Buffer) => {
+    const response = await client.upload([{ name, data }]);
     expect(response.status).toBe(201);
     return ((await response.json()) as { id: string; duplicate: boolean }[])[0]!;
   };
 
-  const readyAsset = (url: string, id: string) =>
+  const readyAsset = (client: TestClient, id: string) =>
     eventually(async () => {
-      const response = await fetch(
-        `${url}/trpc/assets.get?input=${encodeURIComponent(JSON.stringify({ id }))}`,
-      );
-      const { result } = (await response.json()) as {
-        result?: { data: { status: string; thumbnailUrl: string } };
-      };
-      return result?.data.status === 'ready' ? result.data : undefined;
+      const asset = await client.query<{ status: string; thumbnailUrl: string }>('assets.get', { id });
+      return asset.status === 'ready' ? asset : undefined;
+    });
+
+  const runCli = (args: string[], stdin: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [nookBin, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(stdin);
     });
 
   beforeAll(async () => {
@@ -110,15 +114,32 @@ describe('nook start', () => {
     expect(stderr).toContain('NOOK_PORT');
   });
 
+  it('creates accounts with nook user create, the first one as administrator', async () => {
+    const created = await runCli(
+      ['user', 'create', ADMIN.username, '--display-name', 'Admin'],
+      `${ADMIN.password}\n`,
+    );
+    expect(created).toMatchObject({ code: 0, stdout: 'created admin admin\n' });
+    expect(await runCli(['user', 'create', 'kid'], 'short\n')).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('at least 8'),
+    });
+    expect(await runCli(['user', 'create', 'kid'], 'kid password\n')).toMatchObject({
+      code: 0,
+      stdout: 'created member kid\n',
+    });
+    expect((await runCli(['user', 'list'], '')).stdout).toBe('admin\tadmin\tAdmin\nkid\tmember\tkid\n');
+  });
+
   it(
     'serves uploads with thumbnails, stops cleanly on SIGTERM, and keeps everything across a restart',
     { timeout: 180_000 },
     async () => {
       const first = await start();
       const jpeg = await makeJpeg({ seed: '77aa33' });
-      const asset = await upload(first.url, 'first.jpg', jpeg);
-      const ready = await readyAsset(first.url, asset.id);
-      expect((await fetch(`${first.url}${ready.thumbnailUrl}`)).status).toBe(200);
+      const asset = await upload(first.client, 'first.jpg', jpeg);
+      const ready = await readyAsset(first.client, asset.id);
+      expect((await first.client.fetch(ready.thumbnailUrl)).status).toBe(200);
 
       first.child.kill('SIGTERM');
       expect(await exited(first.child)).toBe(0);
@@ -128,8 +149,8 @@ describe('nook start', () => {
       }
 
       const second = await start();
-      await readyAsset(second.url, asset.id);
-      expect(await upload(second.url, 'again.jpg', jpeg)).toMatchObject({ id: asset.id, duplicate: true });
+      await readyAsset(second.client, asset.id);
+      expect(await upload(second.client, 'again.jpg', jpeg)).toMatchObject({ id: asset.id, duplicate: true });
       second.child.kill('SIGTERM');
       expect(await exited(second.child)).toBe(0);
     },
@@ -137,17 +158,17 @@ describe('nook start', () => {
 
   it('comes back cleanly after kill -9', { timeout: 180_000 }, async () => {
     const victim = await start();
-    const before = await upload(victim.url, 'before-crash.jpg', await makeJpeg({ seed: '115599' }));
-    await readyAsset(victim.url, before.id);
+    const before = await upload(victim.client, 'before-crash.jpg', await makeJpeg({ seed: '115599' }));
+    await readyAsset(victim.client, before.id);
     victim.child.kill('SIGKILL');
     await exited(victim.child);
 
     const revived = await start();
     expect(revived.output()).not.toContain('"level":50');
     if (!schema) expect(revived.output()).toContain('left running by a previous Nook');
-    await readyAsset(revived.url, before.id);
-    const after = await upload(revived.url, 'after-crash.jpg', await makeJpeg({ seed: '553311' }));
-    await readyAsset(revived.url, after.id);
+    await readyAsset(revived.client, before.id);
+    const after = await upload(revived.client, 'after-crash.jpg', await makeJpeg({ seed: '553311' }));
+    await readyAsset(revived.client, after.id);
     revived.child.kill('SIGTERM');
     expect(await exited(revived.child)).toBe(0);
   });

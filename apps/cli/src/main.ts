@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import {
   ConfigError,
   EmbeddedPostgres,
+  NookError,
+  UserService,
   createLogger,
   loadConfig,
   openDatabase,
@@ -11,6 +13,7 @@ import {
 } from '@nook/core';
 import { buildApp } from '@nook/server';
 import { startWorkers } from '@nook/worker';
+import { readPassword } from './prompt';
 import { openRuntime, version, webRoot } from './runtime';
 
 type Stop = () => Promise<void>;
@@ -46,14 +49,22 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
   const { config, logger } = setup();
   const runtime = await openRuntime(config, logger, embedded);
   if (withWorkers) await startWorkers(runtime, config.workerConcurrency);
-  const app = await buildApp({ ...runtime, maxUploadBytes: config.maxUploadBytes, webRoot, version });
+  const app = await buildApp({
+    ...runtime,
+    maxUploadBytes: config.maxUploadBytes,
+    trustProxy: config.trustProxy,
+    webRoot,
+    version,
+  });
   stopOnSignal(logger, async () => {
     await app.close();
     await runtime.close();
   });
   await app.listen({ host: config.host, port: config.port });
+  const needsSetup = await new UserService(runtime.orm.em.fork()).needsSetup();
   logger.info(
-    `Nook ${version} is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (data: ${config.dataDir})`,
+    `Nook ${version} is listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (data: ${config.dataDir})` +
+      (needsSetup ? ' — open it to create the administrator account' : ''),
   );
 }
 
@@ -104,10 +115,53 @@ program
     await orm.close();
   });
 
+const user = program.command('user').description('manage accounts');
+
+user
+  .command('create <username>')
+  .description('create an account; the password is read from standard input, or asked for on a terminal')
+  .option('--admin', 'make the account an administrator (the first account always is)')
+  .option('--display-name <name>', 'the name shown in the dashboard')
+  .action(async (username: string, options: { admin?: boolean; displayName?: string }) => {
+    const { config } = setup();
+    const orm = await openDatabase(config.dataDir);
+    try {
+      const users = new UserService(orm.em.fork());
+      const first = await users.needsSetup();
+      const password = await readPassword();
+      const input = { username: username.toLowerCase(), displayName: options.displayName, password };
+      const created = first
+        ? await users.setUp(input)
+        : await users.create({ ...input, role: options.admin ? 'admin' : 'member' });
+      process.stdout.write(`created ${created.role} ${created.username}\n`);
+    } finally {
+      await orm.close();
+    }
+  });
+
+user
+  .command('list')
+  .description('list accounts')
+  .action(async () => {
+    const { config } = setup();
+    const orm = await openDatabase(config.dataDir);
+    try {
+      for (const account of await new UserService(orm.em.fork()).list()) {
+        process.stdout.write(`${account.username}\t${account.role}\t${account.displayName}\n`);
+      }
+    } finally {
+      await orm.close();
+    }
+  });
+
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`nook: configuration error: ${error.message}\n`);
     process.exit(2);
+  }
+  if (error instanceof NookError) {
+    process.stderr.write(`nook: ${error.message}\n`);
+    process.exit(1);
   }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`nook: ${message}\n`);

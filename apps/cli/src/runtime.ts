@@ -6,7 +6,7 @@ import {
   EmbeddedPostgres,
   EmbeddedPostgresError,
   JobQueue,
-  UserService,
+  ServerSecret,
   findRunningEmbeddedPostgres,
   openDatabase,
   type Config,
@@ -26,6 +26,7 @@ export interface Runtime {
   dataDir: DataDir;
   orm: MikroORM;
   queue: JobQueue;
+  secret: ServerSecret;
   close(): Promise<void>;
 }
 
@@ -50,15 +51,17 @@ export async function openRuntime(
     const dataDir = new DataDir(config.dataDir);
     await dataDir.ensure();
     const connectionString = await queueDatabase(config, logger, embedded, closers);
-    const orm = await openDatabase(dataDir.root);
+    const orm = await openDatabase(dataDir.root, {
+      log: (message) => logger.info({ component: 'metadata' }, message),
+    });
     closers.push(() => orm.close());
-    await new UserService(orm.em.fork()).ensureDefaultUser();
+    const secret = await ServerSecret.load(dataDir.root);
     const queue = await JobQueue.start(
       { connectionString, schema: config.queueSchema },
       logger.child({ component: 'queue' }),
     );
     closers.push(() => queue.stop());
-    return { config, logger, dataDir, orm, queue, close };
+    return { config, logger, dataDir, orm, queue, secret, close };
   } catch (error) {
     await close();
     throw error;

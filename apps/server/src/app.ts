@@ -1,16 +1,31 @@
-// buildApp: the Fastify instance with every route, apart from listen() so tests can inject().
+// buildApp: the Fastify instance with every route, apart from listen() so tests can build their own.
 import { existsSync } from 'node:fs';
 import fastifyMultipart from '@fastify/multipart';
 import { appRouter, type AppRouter } from '@nook/api';
-import { UserService } from '@nook/core';
+import { LoginThrottle } from '@nook/core';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServerDeps } from './deps';
 import { errorReplies } from './errors';
-import { requestContext } from './request-context';
+import { clearSessionCookie, clientOf, requestContext, setSessionCookie } from './request-context';
 import { assetRoutes } from './routes/assets';
 import { healthRoutes } from './routes/health';
+import { shareRoutes } from './routes/shares';
 import { webRoutes } from './routes/web';
+import { securityHeaders } from './security';
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  public: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route, as registered: the authorization test walks this list. */
+    registeredRoutes: RegisteredRoute[];
+  }
+}
 
 export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -18,24 +33,45 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
     // Per-request lines would drown a Pi's journal; errors are still logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 5000 },
-    trustProxy: false,
+    trustProxy: deps.trustProxy,
+    bodyLimit: 1024 * 1024,
+  });
+  const routes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      routes.push({
+        method,
+        url: route.url,
+        public: Boolean((route.config as { public?: boolean } | undefined)?.public),
+      });
+    }
   });
 
+  const throttle = new LoginThrottle();
   await app.register(errorReplies);
-  await app.register(requestContext, { orm: deps.orm });
+  await app.register(securityHeaders, { webRoot: deps.webRoot });
+  await app.register(requestContext, { orm: deps.orm, throttle });
   await app.register(fastifyMultipart, { throwFileSizeLimit: true });
 
   await app.register(healthRoutes, deps);
   await app.register(assetRoutes, deps);
+  await app.register(shareRoutes, { ...deps, throttle });
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {
       router: appRouter,
-      createContext: async ({ req }) => ({
+      createContext: ({ req, res }) => ({
         em: req.em,
-        user: await new UserService(req.em).ensureDefaultUser(),
+        auth: req.auth,
+        client: clientOf(req),
         dataDir: deps.dataDir,
         queue: deps.queue,
+        throttle,
+        sessionCookie: {
+          set: (token: string) => setSessionCookie(req, res, token),
+          clear: () => clearSessionCookie(req, res),
+        },
       }),
       onError({ error, path }) {
         if (error.code === 'INTERNAL_SERVER_ERROR')

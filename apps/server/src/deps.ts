@@ -1,12 +1,15 @@
 // What the HTTP server is built from; the process entry point owns each of these.
-import type { DataDir, JobQueue, Logger, MikroORM } from '@nook/core';
+import type { DataDir, JobQueue, Logger, MikroORM, ServerSecret } from '@nook/core';
 
 export interface ServerDeps {
   orm: MikroORM;
   queue: JobQueue;
   dataDir: DataDir;
   logger: Logger;
+  secret: ServerSecret;
   maxUploadBytes: number;
+  /** Whether X-Forwarded-* from a reverse proxy are believed (client IP, HTTPS). */
+  trustProxy: boolean;
   /** Directory of the built web app; the dashboard is not served when it is missing. */
   webRoot?: string;
   version: string;

@@ -1,4 +1,5 @@
 // Error replies: a code and a message for the client, the cause in the log, never a stack trace.
+import { NookError, httpStatusOf } from '@nook/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -8,7 +9,13 @@ export interface ErrorBody {
 }
 
 export const errorReplies = fp(async (app: FastifyInstance) => {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | NookError, request, reply) => {
+    if (error instanceof NookError) {
+      if (error.retryAfterSeconds) reply.header('Retry-After', error.retryAfterSeconds);
+      return reply
+        .code(httpStatusOf[error.code])
+        .send({ error: error.code.toLowerCase(), message: error.message } satisfies ErrorBody);
+    }
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');

@@ -1,24 +1,112 @@
-// One EntityManager per request, and the user it acts for.
-import type { User } from '@nook/core';
-import { UserService, type EntityManager } from '@nook/core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// Per request: an EntityManager, who is calling (session cookie or API token), and the client's address.
+import fastifyCookie from '@fastify/cookie';
+import {
+  AuthService,
+  NookError,
+  SESSION_LIFETIME_MS,
+  type Authenticated,
+  type ClientInfo,
+  type EntityManager,
+  type LoginThrottle,
+  type MikroORM,
+  type TokenScope,
+} from '@nook/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { ServerDeps } from './deps';
+
+export const SESSION_COOKIE = 'nook_session';
 
 declare module 'fastify' {
   interface FastifyRequest {
     em: EntityManager;
+    auth: Authenticated | null;
+  }
+  interface FastifyContextConfig {
+    /** Reachable without signing in (health, public share links). */
+    public?: boolean;
   }
 }
 
-/** Until accounts land every request acts for the household's single administrator. */
-export async function currentUser(request: FastifyRequest): Promise<User> {
-  return new UserService(request.em).ensureDefaultUser();
+export function clientOf(request: FastifyRequest): ClientInfo {
+  return { ip: request.ip, userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512) };
 }
 
-export const requestContext = fp(async (app: FastifyInstance, { orm }: Pick<ServerDeps, 'orm'>) => {
-  app.decorateRequest('em', null as unknown as EntityManager);
-  app.addHook('onRequest', async (request) => {
-    request.em = orm.em.fork();
+export function setSessionCookie(request: FastifyRequest, reply: FastifyReply, token: string): void {
+  reply.setCookie(SESSION_COOKIE, token, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: request.protocol === 'https',
+    maxAge: SESSION_LIFETIME_MS / 1000,
   });
-});
+}
+
+export function clearSessionCookie(request: FastifyRequest, reply: FastifyReply): void {
+  reply.clearCookie(SESSION_COOKIE, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: request.protocol === 'https',
+  });
+}
+
+/** The signed-in user, with an API token's scope checked (sessions may do what their role allows). */
+export function requireAuth(request: FastifyRequest, scope: TokenScope): Authenticated {
+  const auth = request.auth;
+  if (!auth) throw new NookError('UNAUTHORIZED', 'sign in first');
+  if (auth.apiToken && !auth.apiToken.scopes.includes(scope) && !auth.apiToken.scopes.includes('admin')) {
+    throw new NookError('FORBIDDEN', `this token lacks the ${scope} scope`);
+  }
+  return auth;
+}
+
+const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A cookie-authenticated change must come from our own pages: the Origin (or, lacking it, the
+ * Referer) must name this host. SameSite=Lax already keeps the cookie off most cross-site requests.
+ */
+function isSameOrigin(request: FastifyRequest): boolean {
+  const source = request.headers.origin ?? request.headers.referer;
+  if (!source) return false;
+  try {
+    return new URL(source).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+export const requestContext = fp(
+  async (app: FastifyInstance, { orm, throttle }: { orm: MikroORM; throttle: LoginThrottle }) => {
+    await app.register(fastifyCookie);
+    app.decorateRequest('em', null as unknown as EntityManager);
+    app.decorateRequest('auth', null);
+
+    app.addHook('onRequest', async (request, reply) => {
+      request.em = orm.em.fork();
+      const auth = new AuthService(request.em, throttle);
+      const header = request.headers.authorization;
+      if (header !== undefined) {
+        const [scheme, secret] = header.split(' ');
+        request.auth =
+          scheme?.toLowerCase() === 'bearer' && secret ? await auth.authenticateToken(secret) : null;
+        if (!request.auth) throw new NookError('UNAUTHORIZED', 'the API token is invalid or revoked');
+        return;
+      }
+      const cookie = request.cookies[SESSION_COOKIE];
+      if (!cookie) return;
+      request.auth = await auth.authenticateSession(cookie);
+      if (!request.auth) clearSessionCookie(request, reply);
+      else if (unsafeMethods.has(request.method) && !isSameOrigin(request)) {
+        throw new NookError('FORBIDDEN', 'cross-site request refused');
+      }
+    });
+
+    // Default deny: every /api route needs a signed-in caller unless it says it is public.
+    app.addHook('preHandler', async (request) => {
+      if (request.url.startsWith('/api/') && !request.routeOptions.config.public && !request.auth) {
+        throw new NookError('UNAUTHORIZED', 'sign in first');
+      }
+    });
+  },
+);

@@ -25,7 +25,7 @@ export function thumbnailHandler({ orm, queue, dataDir, logger }: WorkerDeps): J
       return;
     }
     try {
-      const result = await makeThumbnails(assets.originalPath(asset), {
+      const result = await makeThumbnails(await assets.resolveOriginal(asset), {
         thumbPath: dataDir.derivedPath(asset.sha256, 'thumb'),
         previewPath: dataDir.derivedPath(asset.sha256, 'preview'),
       });

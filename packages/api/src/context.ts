@@ -1,9 +1,18 @@
-// What every procedure receives: a request-scoped EntityManager and the signed-in user.
-import type { DataDir, EntityManager, JobQueue, User } from '@nook/core';
+// What every procedure receives: a request-scoped EntityManager, who is calling, and how to set cookies.
+import type { Authenticated, ClientInfo, DataDir, EntityManager, JobQueue, LoginThrottle } from '@nook/core';
+
+/** The session cookie, set and cleared by the HTTP layer, which knows about cookies. */
+export interface SessionCookie {
+  set(token: string): void;
+  clear(): void;
+}
 
 export interface Context {
   em: EntityManager;
-  user: User;
+  auth: Authenticated | null;
+  client: ClientInfo;
   dataDir: DataDir;
   queue: Pick<JobQueue, 'enqueue'>;
+  throttle: LoginThrottle;
+  sessionCookie: SessionCookie;
 }

@@ -1,5 +1,5 @@
 // @nook/api: tRPC routers over core services.
 export { appRouter, type AppRouter } from './root';
 export { createCallerFactory } from './trpc';
-export type { Context } from './context';
+export type { Context, SessionCookie } from './context';
 export { toAssetDto, type AssetDto } from './routers/assets';

@@ -6,7 +6,7 @@ export async function healthRoutes(
   app: FastifyInstance,
   { orm, queue, version }: Pick<ServerDeps, 'orm' | 'queue' | 'version'>,
 ) {
-  app.get('/api/health', async (request, reply) => {
+  app.get('/api/health', { config: { public: true } }, async (request, reply) => {
     const db = await request.em
       .getConnection()
       .execute('select 1')

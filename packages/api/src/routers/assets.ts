@@ -3,7 +3,7 @@ import type { Asset } from '@nook/core';
 import { AssetService, InvalidCursorError } from '@nook/core';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { publicProcedure, router } from '../trpc';
+import { protectedProcedure, router } from '../trpc';
 
 /** What clients see of an asset; URLs are derived here so clients never build paths. */
 export function toAssetDto(asset: Asset) {
@@ -37,7 +37,7 @@ export function toAssetDto(asset: Asset) {
 export type AssetDto = ReturnType<typeof toAssetDto>;
 
 export const assetsRouter = router({
-  list: publicProcedure
+  list: protectedProcedure
     .input(
       z.object({
         limit: z.number().int().min(1).max(500).default(100),
@@ -56,7 +56,7 @@ export const assetsRouter = router({
       }
     }),
 
-  get: publicProcedure.input(z.object({ id: z.uuid() })).query(async ({ ctx, input }) => {
+  get: protectedProcedure.input(z.object({ id: z.uuid() })).query(async ({ ctx, input }) => {
     const asset = await new AssetService(ctx.em, ctx.dataDir, ctx.queue).findOwned(input.id, ctx.user.id);
     if (!asset) throw new TRPCError({ code: 'NOT_FOUND', message: 'asset not found' });
     return toAssetDto(asset);

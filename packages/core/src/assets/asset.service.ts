@@ -2,14 +2,17 @@
 import { link, mkdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
+import { NookError } from '../errors';
 import type { Library } from '../libraries/library.entity';
 import type { JobQueue } from '../queue/job-queue';
 import type { DataDir } from '../storage/data-dir';
 import type { ReceivedFile } from '../storage/receive';
 import type { User } from '../users/user.entity';
+import { UserService } from '../users/user.service';
 import { Asset } from './asset.entity';
 import { safeFileName, withSuffix } from './file-name';
 import { detectMediaType } from './media-type';
+import { resolveOriginalPath } from './original-path';
 
 export interface UploadResult {
   asset: Asset;
@@ -69,6 +72,16 @@ export class AssetService {
     if (existing) {
       await rm(received.tempPath, { force: true });
       return { asset: existing, duplicate: true };
+    }
+    if (user.quotaBytes !== null) {
+      const used = await new UserService(this.em).usedBytes(user.id);
+      if (used + received.size > user.quotaBytes) {
+        await rm(received.tempPath, { force: true });
+        throw new NookError(
+          'PAYLOAD_TOO_LARGE',
+          `storage quota exceeded: ${used} of ${user.quotaBytes} bytes used, this file needs ${received.size}`,
+        );
+      }
     }
 
     const now = new Date();
@@ -154,10 +167,8 @@ export class AssetService {
     return this.em.findOne(Asset, { id }, { populate: ['library'] });
   }
 
-  /** Absolute path of the original; the asset's library must be loaded. */
-  originalPath(asset: Asset): string {
-    const root = this.dataDir.resolveLibraryRoot(asset.library.getEntity().rootPath);
-    return path.join(root, ...asset.path.split('/'));
+  async resolveOriginal(asset: Asset): Promise<string> {
+    return resolveOriginalPath(this.dataDir, asset);
   }
 
   async markReady(id: string, dimensions: { width: number; height: number }): Promise<void> {

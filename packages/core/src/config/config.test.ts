@@ -16,11 +16,12 @@ describe('loadConfig', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('defaults to ./data on 127.0.0.1:8080 with the embedded queue database', () => {
+  it('defaults to ./data on port 8080 of every interface, with the embedded queue database', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       dataDir: path.resolve('data'),
-      host: '127.0.0.1',
+      host: '0.0.0.0',
+      trustProxy: false,
       port: 8080,
       databaseUrl: undefined,
       queueSchema: 'pgboss',
@@ -53,6 +54,7 @@ describe('loadConfig', () => {
     ['NOOK_DATABASE_URL', 'mysql://x'],
     ['NOOK_QUEUE_SCHEMA', 'Robert"); DROP'],
     ['NOOK_MAX_UPLOAD_BYTES', '-1'],
+    ['NOOK_TRUST_PROXY', 'maybe'],
   ])('refuses %s=%s with one line naming the key', (key, value) => {
     expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
     try {

@@ -11,7 +11,7 @@ const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 /** Every key Nook reads, its validation and its default. `.env.example` mirrors this list. */
 export const configSchema = z.object({
   NOOK_DATA_DIR: z.string().min(1).default('./data'),
-  NOOK_HOST: z.string().min(1).default('127.0.0.1'),
+  NOOK_HOST: z.string().min(1).default('0.0.0.0'),
   NOOK_PORT: integer(1, 65535).default(8080),
   NOOK_DATABASE_URL: z
     .string()
@@ -22,6 +22,10 @@ export const configSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
     .default('pgboss'),
   NOOK_LOG_LEVEL: z.enum(logLevels).default('info'),
+  NOOK_TRUST_PROXY: z
+    .enum(['true', 'false', '1', '0'], 'expected true or false')
+    .default('false')
+    .transform((value) => value === 'true' || value === '1'),
   NOOK_MAX_UPLOAD_BYTES: integer(1, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
   NOOK_WORKER_CONCURRENCY: integer(1, 64).default(Math.max(1, availableParallelism())),
 });
@@ -35,6 +39,7 @@ export interface Config {
   databaseUrl: string | undefined;
   queueSchema: string;
   logLevel: (typeof logLevels)[number];
+  trustProxy: boolean;
   maxUploadBytes: number;
   workerConcurrency: number;
 }
@@ -88,6 +93,7 @@ function toConfig(raw: RawConfig): Config {
     databaseUrl: raw.NOOK_DATABASE_URL,
     queueSchema: raw.NOOK_QUEUE_SCHEMA,
     logLevel: raw.NOOK_LOG_LEVEL,
+    trustProxy: raw.NOOK_TRUST_PROXY,
     maxUploadBytes: raw.NOOK_MAX_UPLOAD_BYTES,
     workerConcurrency: raw.NOOK_WORKER_CONCURRENCY,
   };

@@ -4,11 +4,23 @@ import path from 'node:path';
 import { MikroORM, type Options } from '@mikro-orm/sqlite';
 import { Migrator } from '@mikro-orm/migrations';
 import { AssetSchema } from '../assets/asset.entity';
+import { AuditEventSchema } from '../audit/audit-event.entity';
+import { ApiTokenSchema } from '../auth/api-token.entity';
+import { SessionSchema } from '../auth/session.entity';
+import { ShareSchema } from '../shares/share.entity';
 import { LibrarySchema } from '../libraries/library.entity';
 import { UserSchema } from '../users/user.entity';
 import { migrationsList } from './migrations';
 
-export const entities = [UserSchema, LibrarySchema, AssetSchema];
+export const entities = [
+  UserSchema,
+  LibrarySchema,
+  AssetSchema,
+  SessionSchema,
+  ApiTokenSchema,
+  ShareSchema,
+  AuditEventSchema,
+];
 
 interface SqliteHandle {
   exec(sql: string, callback: (error: Error | null) => void): void;
@@ -25,8 +37,13 @@ const connectionPragmas = [
   'PRAGMA foreign_keys = ON',
 ].join(';');
 
-export function ormOptions(dataDir: string): Options {
+/** Where MikroORM's own messages (migrations applied) go; by default nowhere, so stdout stays ours. */
+export type OrmLog = (message: string) => void;
+
+export function ormOptions(dataDir: string, log: OrmLog = () => undefined): Options {
   return {
+    logger: log,
+    colors: false,
     dbName: path.join(dataDir, 'nook.db'),
     entities,
     extensions: [Migrator],
@@ -48,9 +65,12 @@ export function ormOptions(dataDir: string): Options {
 }
 
 /** Opens nook.db in the data dir and applies every pending migration. */
-export async function openDatabase(dataDir: string, options: { migrate?: boolean } = {}): Promise<MikroORM> {
+export async function openDatabase(
+  dataDir: string,
+  options: { migrate?: boolean; log?: OrmLog } = {},
+): Promise<MikroORM> {
   mkdirSync(dataDir, { recursive: true });
-  const orm = await MikroORM.init(ormOptions(dataDir));
+  const orm = await MikroORM.init(ormOptions(dataDir, options.log));
   if (options.migrate !== false) await orm.getMigrator().up();
   return orm;
 }

@@ -1,6 +1,6 @@
-// A person in the household. Accounts (passwords, sessions) arrive with the accounts feature.
+// A person in the household: an admin or a member, signing in with a password.
 import { randomUUID } from 'node:crypto';
-import { EntitySchema, type Opt } from '@mikro-orm/core';
+import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
 
 export type UserRole = 'admin' | 'member';
 
@@ -9,6 +9,10 @@ export class User {
   username!: string;
   displayName!: string;
   role: Opt<UserRole> = 'member';
+  /** scrypt hash; null only for the account a pre-accounts Nook created, claimed at first-run setup. */
+  passwordHash: string | null = null;
+  /** Upload quota in bytes; null means unlimited. */
+  quotaBytes: number | null = null;
   createdAt: Opt<Date> = new Date();
 }
 
@@ -20,6 +24,8 @@ export const UserSchema = new EntitySchema<User>({
     username: { type: 'string', length: 64, unique: true },
     displayName: { type: 'string', length: 128 },
     role: { type: 'string', length: 16 },
+    passwordHash: { type: 'string', length: 255, nullable: true, hidden: true },
+    quotaBytes: { type: new BigIntType('number'), nullable: true },
     createdAt: { type: 'datetime' },
   },
 });

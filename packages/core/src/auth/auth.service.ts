@@ -1,0 +1,208 @@
+// Signing in and out: password checks, server-side sessions, and API tokens.
+import type { EntityManager } from '@mikro-orm/sqlite';
+import { AuditService } from '../audit/audit.service';
+import { NookError } from '../errors';
+import { checkPassword } from '../users/user.service';
+import { User } from '../users/user.entity';
+import { ApiToken, type TokenScope } from './api-token.entity';
+import type { LoginThrottle } from './login-throttle';
+import { decoyPasswordHash, hashPassword, randomSecret, sha256Hex, verifyPassword } from './secrets';
+import { Session } from './session.entity';
+
+export const SESSION_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;
+/** Activity older than this is written back; more often would make every request a write. */
+const TOUCH_INTERVAL_MS = 60 * 1000;
+export const API_TOKEN_PREFIX = 'nook_';
+
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+}
+
+export interface SignedIn {
+  user: User;
+  session: Session;
+  /** The cookie's value; only its hash is stored. */
+  token: string;
+}
+
+export interface Authenticated {
+  user: User;
+  session?: Session;
+  apiToken?: ApiToken;
+}
+
+export class AuthService {
+  private readonly audit: AuditService;
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly throttle: LoginThrottle,
+  ) {
+    this.audit = new AuditService(em);
+  }
+
+  async startSession(user: User, client: ClientInfo): Promise<SignedIn> {
+    const token = randomSecret();
+    const session = this.em.create(Session, {
+      id: sha256Hex(token),
+      user,
+      ip: client.ip.slice(0, 64),
+      userAgent: client.userAgent.slice(0, 512),
+      expiresAt: new Date(Date.now() + SESSION_LIFETIME_MS),
+    });
+    await this.em.flush();
+    return { user, session, token };
+  }
+
+  async login(username: string, password: string, client: ClientInfo): Promise<SignedIn> {
+    this.throttle.check(username, client.ip);
+    const user = await this.em.findOne(User, { username: username.toLowerCase() });
+    const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
+    if (!user || !user.passwordHash || !valid) {
+      const locked = this.throttle.fail(username, client.ip);
+      await this.audit.record(locked ? 'login_locked' : 'login_failed', {
+        subject: username.slice(0, 128),
+        ip: client.ip,
+      });
+      throw new NookError('UNAUTHORIZED', 'wrong username or password');
+    }
+    this.throttle.succeed(username, client.ip);
+    await this.audit.record('login', {
+      actorId: user.id,
+      subject: user.username,
+      ip: client.ip,
+      detail: client.userAgent,
+    });
+    return this.startSession(user, client);
+  }
+
+  /** The session behind a cookie, if it is live; its last-seen time moves forward. */
+  async authenticateSession(token: string): Promise<Authenticated | null> {
+    if (!token || token.length > 128) return null;
+    const session = await this.em.findOne(Session, { id: sha256Hex(token) }, { populate: ['user'] });
+    const now = Date.now();
+    if (!session || session.revokedAt || session.expiresAt.getTime() <= now) return null;
+    if (now - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
+      session.lastSeenAt = new Date(now);
+      session.expiresAt = new Date(now + SESSION_LIFETIME_MS);
+      await this.em.flush();
+    }
+    return { user: session.user.getEntity(), session };
+  }
+
+  async authenticateToken(secret: string): Promise<Authenticated | null> {
+    if (!secret.startsWith(API_TOKEN_PREFIX) || secret.length > 128) return null;
+    const apiToken = await this.em.findOne(
+      ApiToken,
+      { tokenHash: sha256Hex(secret) },
+      { populate: ['user'] },
+    );
+    if (!apiToken || apiToken.revokedAt) return null;
+    const now = Date.now();
+    if (!apiToken.lastUsedAt || now - apiToken.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
+      apiToken.lastUsedAt = new Date(now);
+      await this.em.flush();
+    }
+    return { user: apiToken.user.getEntity(), apiToken };
+  }
+
+  async logout(session: Session, client: ClientInfo): Promise<void> {
+    session.revokedAt = new Date();
+    await this.em.flush();
+    await this.audit.record('logout', { actorId: session.user.id, ip: client.ip });
+  }
+
+  async logoutEverywhere(user: User, client: ClientInfo): Promise<number> {
+    const count = await this.em.nativeUpdate(Session, { user, revokedAt: null }, { revokedAt: new Date() });
+    await this.audit.record('logout_everywhere', {
+      actorId: user.id,
+      subject: user.username,
+      ip: client.ip,
+      detail: `${count} sessions`,
+    });
+    return count;
+  }
+
+  async listSessions(user: User): Promise<Session[]> {
+    return this.em.find(
+      Session,
+      { user, revokedAt: null, expiresAt: { $gt: new Date() } },
+      { orderBy: { lastSeenAt: 'desc' } },
+    );
+  }
+
+  async revokeSession(user: User, sessionId: string, client: ClientInfo): Promise<void> {
+    const session = await this.em.findOne(Session, { id: sessionId, user, revokedAt: null });
+    if (!session) throw new NookError('NOT_FOUND', 'session not found');
+    session.revokedAt = new Date();
+    await this.em.flush();
+    await this.audit.record('session_revoked', { actorId: user.id, subject: user.username, ip: client.ip });
+  }
+
+  /** Changes the password and signs out every other session. */
+  async changePassword(
+    user: User,
+    current: string,
+    next: string,
+    keep: Session | undefined,
+    client: ClientInfo,
+  ): Promise<void> {
+    if (!user.passwordHash || !(await verifyPassword(current, user.passwordHash))) {
+      throw new NookError('BAD_REQUEST', 'the current password is wrong');
+    }
+    checkPassword(next);
+    user.passwordHash = await hashPassword(next);
+    await this.em.flush();
+    await this.em.nativeUpdate(
+      Session,
+      { user, revokedAt: null, ...(keep && { id: { $ne: keep.id } }) },
+      { revokedAt: new Date() },
+    );
+    await this.audit.record('password_changed', { actorId: user.id, subject: user.username, ip: client.ip });
+  }
+
+  /** Returns the secret once; only its hash is kept. */
+  async createToken(
+    user: User,
+    name: string,
+    scopes: TokenScope[],
+    client: ClientInfo,
+  ): Promise<{ token: string; apiToken: ApiToken }> {
+    if (scopes.includes('admin') && user.role !== 'admin')
+      throw new NookError('FORBIDDEN', 'only administrators can create admin tokens');
+    const token = API_TOKEN_PREFIX + randomSecret();
+    const apiToken = this.em.create(ApiToken, {
+      user,
+      name: name.trim(),
+      tokenHash: sha256Hex(token),
+      prefix: token.slice(0, API_TOKEN_PREFIX.length + 4),
+      scopes: [...new Set(scopes)],
+    });
+    await this.em.flush();
+    await this.audit.record('token_created', {
+      actorId: user.id,
+      subject: user.username,
+      ip: client.ip,
+      detail: `${apiToken.name} [${apiToken.scopes.join(',')}]`,
+    });
+    return { token, apiToken };
+  }
+
+  async listTokens(user: User): Promise<ApiToken[]> {
+    return this.em.find(ApiToken, { user, revokedAt: null }, { orderBy: { createdAt: 'desc' } });
+  }
+
+  async revokeToken(user: User, id: string, client: ClientInfo): Promise<void> {
+    const apiToken = await this.em.findOne(ApiToken, { id, user, revokedAt: null });
+    if (!apiToken) throw new NookError('NOT_FOUND', 'token not found');
+    apiToken.revokedAt = new Date();
+    await this.em.flush();
+    await this.audit.record('token_revoked', {
+      actorId: user.id,
+      subject: user.username,
+      ip: client.ip,
+      detail: apiToken.name,
+    });
+  }
+}
