@@ -21,7 +21,11 @@ const CLIENT_CHUNK_BYTES = 1024 * 1024;
  * POSTs `file` as multipart/form-data (field `file`), streamed from disk with an exact Content-Length:
  * a browser's upload has that shape, and buffering a GiB in the client would measure the client.
  */
-export async function upload(url: string, file: TestFile): Promise<Timed<{ status: number; body: string }>> {
+export async function upload(
+  url: string,
+  file: TestFile,
+  headers: Record<string, string> = {},
+): Promise<Timed<{ status: number; body: string }>> {
   const boundary = `----nook-bench-${randomBytes(12).toString('hex')}`;
   const preamble = Buffer.from(
     `--${boundary}\r\n` +
@@ -33,6 +37,7 @@ export async function upload(url: string, file: TestFile): Promise<Timed<{ statu
   const request = http.request(url, {
     method: 'POST',
     headers: {
+      ...headers,
       'Content-Type': `multipart/form-data; boundary=${boundary}`,
       'Content-Length': preamble.length + file.size + epilogue.length,
     },
@@ -62,8 +67,12 @@ export async function upload(url: string, file: TestFile): Promise<Timed<{ statu
  * its own transfer time, so its process start-up is not counted. The byte count and status are checked so a
  * short or failed transfer cannot pass for a fast one.
  */
-export async function download(url: string): Promise<Timed<{ status: number; bytes: number }>> {
+export async function download(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<Timed<{ status: number; bytes: number }>> {
   const { stdout } = await execFileAsync('curl', [
+    ...Object.entries(headers).flatMap(([name, value]) => ['--header', `${name}: ${value}`]),
     '--silent',
     '--output',
     '/dev/null',

@@ -6,6 +6,29 @@ import { startChild, waitForHttp, type Child } from './proc';
 
 export interface NookServer extends Child {
   url: string;
+  /** An API token's Authorization header, made through first-run setup like a new household would. */
+  authHeaders: Record<string, string>;
+}
+
+/** Creates the administrator, then an API token with the read and upload scopes. */
+async function signIn(url: string): Promise<Record<string, string>> {
+  const post = async (procedure: string, body: unknown, cookie?: string) => {
+    const response = await fetch(`${url}/trpc/${procedure}`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', origin: url, ...(cookie && { cookie }) },
+    });
+    if (!response.ok) throw new Error(`${procedure}: HTTP ${response.status} ${await response.text()}`);
+    return response;
+  };
+  const setup = await post('auth.setup', { username: 'bench', password: randomBytes(12).toString('hex') });
+  const cookie = setup.headers.getSetCookie()[0]!.split(';')[0]!;
+  const created = (await (
+    await post('auth.createToken', { name: 'bench', scopes: ['read', 'upload'] }, cookie)
+  ).json()) as {
+    result: { data: { token: string } };
+  };
+  return { authorization: `Bearer ${created.result.data.token}` };
 }
 
 export async function startNook(repoRoot: string, dataDir: string, port: number): Promise<NookServer> {
@@ -36,5 +59,5 @@ export async function startNook(repoRoot: string, dataDir: string, port: number)
     await child.stop();
     throw new Error(`Nook did not start: ${(error as Error).message}\n${child.output()}`);
   }
-  return { ...child, url };
+  return { ...child, url, authHeaders: await signIn(url) };
 }

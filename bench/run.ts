@@ -58,6 +58,7 @@ function rotated<T>(items: T[], run: number): T[] {
 interface UploadTarget {
   scenario: Scenario;
   url: string;
+  headers: Record<string, string>;
   check(body: string, file: TestFile): void;
 }
 
@@ -77,7 +78,7 @@ function checkBareUpload(body: string, file: TestFile): void {
 
 async function measureUpload(target: UploadTarget, file: TestFile, dir: string): Promise<string> {
   flushToDisk(dir);
-  const { seconds, result } = await upload(target.url, file);
+  const { seconds, result } = await upload(target.url, file, target.headers);
   if (result.status !== 201)
     throw new Error(`${target.scenario.label}: HTTP ${result.status} ${result.body}`);
   target.check(result.body, file);
@@ -85,8 +86,13 @@ async function measureUpload(target: UploadTarget, file: TestFile, dir: string):
   return result.body;
 }
 
-async function measureDownload(scenario: Scenario, url: string, size: number): Promise<void> {
-  const { seconds, result } = await download(url);
+async function measureDownload(
+  scenario: Scenario,
+  url: string,
+  size: number,
+  headers: Record<string, string>,
+): Promise<void> {
+  const { seconds, result } = await download(url, headers);
   if (result.status !== 200 || result.bytes !== size) {
     throw new Error(`${scenario.label}: HTTP ${result.status}, ${result.bytes} of ${size} bytes`);
   }
@@ -148,11 +154,16 @@ async function main(): Promise<void> {
       samplesMBps: [],
     };
     const uploadTargets: UploadTarget[] = [
-      { scenario: nookUpload, url: `${nook.url}/api/assets`, check: checkNookUpload },
-      { scenario: bareUpload, url: `${bareUrl}/upload`, check: checkBareUpload },
+      {
+        scenario: nookUpload,
+        url: `${nook.url}/api/assets`,
+        headers: nook.authHeaders,
+        check: checkNookUpload,
+      },
+      { scenario: bareUpload, url: `${bareUrl}/upload`, headers: {}, check: checkBareUpload },
     ];
     // One small upload each first, so one-time costs (JIT, the default user, lazy modules) stay out of the figures.
-    for (const target of uploadTargets) await upload(target.url, warmUpFile);
+    for (const target of uploadTargets) await upload(target.url, warmUpFile, target.headers);
 
     let servedAssetId = '';
     for (let run = 0; run < runs; run++) {
@@ -203,12 +214,14 @@ async function main(): Promise<void> {
     ];
     // The page cache is not dropped (that needs root and disturbs the whole machine): every contender reads
     // warm files instead, which the first, unmeasured download of each guarantees.
+    // Nook needs credentials like any client; the others serve anybody.
+    const headersFor = (url: string) => (url.startsWith(nook.url) ? nook.authHeaders : {});
     for (const [scenario, url] of downloads)
-      await measureDownload({ ...scenario, samplesMBps: [] }, url, served.size);
+      await measureDownload({ ...scenario, samplesMBps: [] }, url, served.size, headersFor(url));
     for (let run = 0; run < runs; run++) {
       for (const [scenario, url] of rotated(downloads, run)) {
         console.error(`Run ${run + 1}/${runs}: ${scenario.label}`);
-        await measureDownload(scenario, url, served.size);
+        await measureDownload(scenario, url, served.size, headersFor(url));
       }
     }
 
