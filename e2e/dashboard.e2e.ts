@@ -1,57 +1,24 @@
-// The dashboard in Chromium against a real `nook start`: empty state, uploads, duplicates, failures, outages.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The dashboard in Chromium against a real `nook start`, signed in: empty state, uploads, duplicates, failures, outages.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-const screenshots = path.join(root, 'e2e', 'screenshots');
-const phone = { width: 390, height: 844 };
-const desktop = { width: 1280, height: 800 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
-}
-
-async function waitForHealth(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nook exited with ${child.exitCode}:\n${output()}`);
-    const healthy = await fetch(`${url}/api/health`)
-      .then((response) => response.status === 200)
-      .catch(() => false);
-    if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`nook did not become healthy within 120 s:\n${output()}`);
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
+import {
+  completeSetup,
+  desktop,
+  launchBrowser,
+  phone,
+  shoot as shootPage,
+  startNook,
+  type Nook,
+} from './harness';
 
 describe('dashboard', () => {
-  let dataDir: string;
   let filesDir: string;
-  let schema: string | undefined;
-  let server: ChildProcess;
-  let serverOutput = '';
+  let nook: Nook;
   let url: string;
   let browser: Browser;
   let context: BrowserContext;
@@ -61,11 +28,8 @@ describe('dashboard', () => {
   const tiles = () => page.locator('[data-asset-id]');
   const fileInput = () => page.locator('input[type="file"]').first();
 
-  async function shoot(name: string, { dark = false, viewport = desktop } = {}): Promise<void> {
-    await page.setViewportSize(viewport);
-    await page.emulateMedia({ colorScheme: dark ? 'dark' : 'light' });
-    await page.screenshot({ path: path.join(screenshots, `${name}.png`), animations: 'disabled' });
-  }
+  const shoot = (name: string, options: Parameters<typeof shootPage>[2] = {}) =>
+    shootPage(page, name, options);
 
   /** Every thumbnail in the grid has actually been decoded by the browser. */
   async function thumbnailsLoaded(count: number): Promise<void> {
@@ -81,54 +45,10 @@ describe('dashboard', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(path.join(root, 'apps', 'web', 'build', 'index.html')))
-      throw new Error('apps/web/build is missing: run `npm run build -w @nook/web` first');
-
-    // The embedded PostgreSQL runs as `postgres` when tests run as root, and must traverse this directory.
-    dataDir = await mkdtemp(path.join(tmpdir(), 'nook-e2e-'));
-    await chmod(dataDir, 0o755);
     filesDir = await mkdtemp(path.join(tmpdir(), 'nook-e2e-files-'));
-    await mkdir(screenshots, { recursive: true });
-
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NOOK_DATA_DIR: dataDir,
-      NOOK_HOST: '127.0.0.1',
-      NOOK_PORT: String(port),
-      NOOK_LOG_LEVEL: 'info',
-    };
-    delete env.NOOK_DATABASE_URL;
-    delete env.NOOK_QUEUE_SCHEMA;
-    if (process.env.NOOK_TEST_DATABASE_URL) {
-      schema = `e2e_${randomBytes(6).toString('hex')}`;
-      env.NOOK_DATABASE_URL = process.env.NOOK_TEST_DATABASE_URL;
-      env.NOOK_QUEUE_SCHEMA = schema;
-    }
-    server = spawn(process.execPath, [path.join(root, 'apps', 'cli', 'bin', 'nook.js'), 'start'], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const collect = (chunk: Buffer) => (serverOutput += chunk.toString());
-    server.stdout!.on('data', collect);
-    server.stderr!.on('data', collect);
-    await waitForHealth(url, server, () => serverOutput);
-
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    nook = await startNook();
+    url = nook.url;
+    browser = await launchBrowser();
     context = await browser.newContext({ viewport: desktop });
     page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -137,25 +57,12 @@ describe('dashboard', () => {
   afterAll(async () => {
     await context?.close();
     await browser?.close();
-    if (server && server.exitCode === null && server.signalCode === null) {
-      server.kill('SIGTERM');
-      await exited(server);
-    }
-    if (schema && process.env.NOOK_TEST_DATABASE_URL) {
-      const client = new pg.Client({ connectionString: process.env.NOOK_TEST_DATABASE_URL });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await client.end();
-      }
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await nook?.stop();
     if (filesDir) await rm(filesDir, { recursive: true, force: true });
   });
 
-  it('welcomes an empty library', async () => {
-    await page.goto(url);
+  it('welcomes an empty library once the administrator exists', async () => {
+    await completeSetup(page, url);
     await page.getByRole('heading', { name: 'Your library is empty' }).waitFor();
     expect(await tiles().count()).toBe(0);
     await shoot('empty-light');
@@ -222,15 +129,16 @@ describe('dashboard', () => {
     expect(await page.locator('[data-status="failed"]').count()).toBe(1);
   });
 
-  it('says when the server cannot be reached, and recovers on retry', async () => {
-    await page.route('**/trpc/**', (route) => route.abort('connectionrefused'));
+  it('says when the library cannot be loaded, and recovers on retry', async () => {
+    // Only the library's own call fails, so the page is past the sign-in check and shows its own error.
+    await page.route('**/trpc/assets.list*', (route) => route.abort('connectionrefused'));
     await page.reload();
     const retry = page.getByRole('button', { name: 'Try again' });
     await retry.waitFor();
     await page.getByRole('heading', { name: "Couldn't load your library" }).waitFor();
     await shoot('error-light');
     await shoot('error-dark', { dark: true });
-    await page.unroute('**/trpc/**');
+    await page.unroute('**/trpc/assets.list*');
     await retry.click();
     await thumbnailsLoaded(2);
     expect(await tiles().count()).toBe(3);

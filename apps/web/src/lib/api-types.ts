@@ -1,0 +1,15 @@
+// The API's shapes as the dashboard receives them, read off the typed client so they never drift.
+import type { TrpcClient } from './trpc';
+
+type Result<T extends (...args: never[]) => Promise<unknown>> = Awaited<ReturnType<T>>;
+
+export type UserDto = NonNullable<Result<TrpcClient['auth']['status']['query']>['user']>;
+export type Role = UserDto['role'];
+export type Me = Result<TrpcClient['auth']['me']['query']>;
+export type SessionDto = Result<TrpcClient['auth']['sessions']['query']>[number];
+export type TokenDto = Result<TrpcClient['auth']['tokens']['query']>[number];
+export type NewTokenDto = Result<TrpcClient['auth']['createToken']['mutate']>;
+export type TokenScope = TokenDto['scopes'][number];
+export type ManagedUser = Result<TrpcClient['users']['list']['query']>[number];
+export type AuditEventDto = Result<TrpcClient['users']['auditLog']['query']>[number];
+export type ShareDto = Result<TrpcClient['shares']['list']['query']>[number];
