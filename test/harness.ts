@@ -58,6 +58,8 @@ export interface TestNook {
   queue: JobQueue;
   dataDir: DataDir;
   schema: string;
+  /** Starts the job workers of a Nook started with `workers: false`. */
+  startWorkers(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,10 +81,17 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
   const orm = await openDatabase(dataDir.root);
   const queue = await JobQueue.start({ connectionString: queueDatabaseUrl(), schema }, logger, {
     policyOverrides: options.retryOverrides ?? {
+      metadata: { retryDelay: 1, retryBackoff: false },
       thumbnail: { retryDelay: 1, retryBackoff: false },
+      'video-poster': { retryDelay: 1, retryBackoff: false },
     },
   });
-  if (options.workers !== false) await startWorkers({ orm, queue, dataDir, logger }, 2);
+  const runWorkers = () =>
+    startWorkers(
+      { orm, queue, dataDir, logger },
+      { concurrency: { metadata: 2, thumbnail: 2, 'video-poster': 1 }, trashDays: 30 },
+    );
+  if (options.workers !== false) await runWorkers();
   const app = await buildApp({
     orm,
     queue,
@@ -102,6 +111,7 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
     queue,
     dataDir,
     schema,
+    startWorkers: runWorkers,
     async close() {
       await app.close();
       await queue.stop(5000);

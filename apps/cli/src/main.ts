@@ -1,6 +1,7 @@
 // The `nook` command line: all-in-one start, the split-mode processes, and maintenance commands.
 import { Command } from 'commander';
 import {
+  AssetService,
   ConfigError,
   EmbeddedPostgres,
   NookError,
@@ -14,7 +15,7 @@ import {
 import { buildApp } from '@nook/server';
 import { startWorkers } from '@nook/worker';
 import { readPassword } from './prompt';
-import { openRuntime, version, webRoot } from './runtime';
+import { openRuntime, version, webRoot, type Runtime } from './runtime';
 
 type Stop = () => Promise<void>;
 
@@ -48,7 +49,8 @@ function setup(): { config: Config; logger: Logger } {
 async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<void> {
   const { config, logger } = setup();
   const runtime = await openRuntime(config, logger, embedded);
-  if (withWorkers) await startWorkers(runtime, config.workerConcurrency);
+  if (withWorkers)
+    await startWorkers(runtime, { concurrency: config.concurrency, trashDays: config.trashDays });
   const app = await buildApp({
     ...runtime,
     maxUploadBytes: config.maxUploadBytes,
@@ -86,9 +88,9 @@ program
   .action(async () => {
     const { config, logger } = setup();
     const runtime = await openRuntime(config, logger, 'join');
-    await startWorkers(runtime, config.workerConcurrency);
+    await startWorkers(runtime, { concurrency: config.concurrency, trashDays: config.trashDays });
     stopOnSignal(logger, runtime.close);
-    logger.info({ concurrency: config.workerConcurrency }, 'workers running');
+    logger.info({ concurrency: config.concurrency }, 'workers running');
   });
 
 program
@@ -114,6 +116,67 @@ program
     );
     await orm.close();
   });
+
+const jobs = program
+  .command('jobs')
+  .description('the media job queues (needs `nook start`/`nook db`, or NOOK_DATABASE_URL)');
+
+/** Opens the queue beside a running Nook, runs `work`, and closes everything again. */
+async function withRuntime(work: (runtime: Runtime) => Promise<void>): Promise<void> {
+  const { config } = setup();
+  const runtime = await openRuntime(config, createLogger('warn'), 'join');
+  try {
+    await work(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+const assetsOf = (runtime: Runtime) =>
+  new AssetService(runtime.orm.em.fork(), runtime.dataDir, runtime.queue);
+
+jobs
+  .command('status')
+  .description('jobs waiting, running, and finished or failed in the last 24 hours, per queue')
+  .action(() =>
+    withRuntime(async (runtime) => {
+      process.stdout.write('queue\tqueued\tactive\tfailed 24h\tcompleted 24h\n');
+      for (const [name, stats] of Object.entries(await runtime.queue.stats())) {
+        process.stdout.write(
+          `${name}\t${stats.queued}\t${stats.active}\t${stats.failed}\t${stats.completed}\n`,
+        );
+      }
+    }),
+  );
+
+jobs
+  .command('failed')
+  .description('files whose processing failed, with the reason')
+  .action(() =>
+    withRuntime(async (runtime) => {
+      for (const asset of await assetsOf(runtime).listFailed(null, 1000)) {
+        process.stdout.write(`${asset.id}\t${asset.name}\t${asset.error ?? ''}\n`);
+      }
+    }),
+  );
+
+jobs
+  .command('retry-failed')
+  .description('send every failed file through the pipeline again')
+  .action(() =>
+    withRuntime(async (runtime) => {
+      process.stdout.write(`queued ${await assetsOf(runtime).retryFailed(null)}\n`);
+    }),
+  );
+
+jobs
+  .command('make-missing')
+  .description('queue files whose thumbnails or previews are missing')
+  .action(() =>
+    withRuntime(async (runtime) => {
+      process.stdout.write(`queued ${await assetsOf(runtime).makeMissing(null)}\n`);
+    }),
+  );
 
 const user = program.command('user').description('manage accounts');
 

@@ -49,6 +49,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const throttle = new LoginThrottle();
+  const statsCache = new Map<string, { at: number; value: unknown }>();
   await app.register(errorReplies);
   await app.register(securityHeaders, { webRoot: deps.webRoot });
   await app.register(requestContext, { orm: deps.orm, throttle });
@@ -68,6 +69,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
         dataDir: deps.dataDir,
         queue: deps.queue,
         throttle,
+        statsCache,
         sessionCookie: {
           set: (token: string) => setSessionCookie(req, res, token),
           clear: () => clearSessionCookie(req, res),

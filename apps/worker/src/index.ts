@@ -1,8 +1,27 @@
 // @nook/worker: the pg-boss handlers, one per queue, each a thin call into core and media.
-import { thumbnailHandler, type WorkerDeps } from './thumbnail';
+import { TrashService, type MediaQueueName } from '@nook/core';
+import type { WorkerDeps } from './deps';
+import { metadataHandler, thumbnailHandler, videoPosterHandler } from './handlers';
 
-export type { WorkerDeps } from './thumbnail';
+export type { WorkerDeps } from './deps';
 
-export async function startWorkers(deps: WorkerDeps, concurrency: number): Promise<void> {
-  await deps.queue.work('thumbnail', concurrency, thumbnailHandler(deps));
+export interface WorkerOptions {
+  concurrency: Record<MediaQueueName, number>;
+  /** Days deleted assets stay in the trash; purged daily at 03:30 UTC. */
+  trashDays: number;
+}
+
+export async function startWorkers(
+  deps: WorkerDeps,
+  { concurrency, trashDays }: WorkerOptions,
+): Promise<void> {
+  await deps.queue.work('metadata', concurrency.metadata, metadataHandler(deps));
+  await deps.queue.work('thumbnail', concurrency.thumbnail, thumbnailHandler(deps));
+  await deps.queue.work('video-poster', concurrency['video-poster'], videoPosterHandler(deps));
+  await deps.queue.work('trash-purge', 1, async () => {
+    const cutoff = new Date(Date.now() - trashDays * 24 * 60 * 60 * 1000);
+    const purged = await new TrashService(deps.orm.em.fork(), deps.dataDir).empty(null, cutoff);
+    deps.logger.info({ purged, trashDays }, 'trash purged');
+  });
+  await deps.queue.schedule('trash-purge', '30 3 * * *', {});
 }

@@ -12,7 +12,9 @@ export interface Context {
   auth: Authenticated | null;
   client: ClientInfo;
   dataDir: DataDir;
-  queue: Pick<JobQueue, 'enqueue'>;
+  queue: Pick<JobQueue, 'enqueue' | 'stats'>;
   throttle: LoginThrottle;
   sessionCookie: SessionCookie;
+  /** Recently computed stats per user, owned by the server so they outlive a request. */
+  statsCache: Map<string, { at: number; value: unknown }>;
 }

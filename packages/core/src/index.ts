@@ -28,13 +28,32 @@ export { AuditEvent, auditEventTypes, type AuditEventType } from './audit/audit-
 export { Share } from './shares/share.entity';
 export { ShareService, type NewShare } from './shares/share.service';
 export { ServerSecret } from './storage/server-secret';
-export { Library, type LibraryType } from './libraries/library.entity';
-export { Asset, type AssetKind, type AssetStatus } from './assets/asset.entity';
+export {
+  Library,
+  watchModes,
+  type LibraryType,
+  type ScanStats,
+  type WatchMode,
+  type WatchingWith,
+} from './libraries/library.entity';
+export {
+  LibraryService,
+  type LibraryCounts,
+  type LibrarySettings,
+  type NewLibrary,
+} from './libraries/library.service';
+export { LibraryIndexer, type FileOutcome, type RootState } from './ingest/library-indexer';
+export { createPathFilter, defaultExclusions, type PathFilter } from './ingest/exclusions';
+export { detectFilesystem, filesystemOf, isNetworkFilesystem, parseMountInfo } from './ingest/mountinfo';
+export { hashFile, type FileDigest } from './ingest/hash';
+export { walkLibrary, type WalkedFile, type WalkResult } from './ingest/walk';
+export { Asset, type AssetKind, type AssetStatus, type TakenAtSource } from './assets/asset.entity';
 export {
   AssetService,
   InvalidCursorError,
   encodeCursor,
   decodeCursor,
+  type AssetMetadata,
   type AssetPage,
   type UploadResult,
 } from './assets/asset.service';
@@ -48,10 +67,26 @@ export {
   type JobHandler,
   type JobQueueOptions,
   type QueueConnection,
+  type QueueStats,
 } from './queue/job-queue';
-export { jobPayloads, queueNames, queuePolicies, type JobPayload, type QueueName } from './queue/jobs';
+export {
+  isPermanentError,
+  jobPayloads,
+  queueNames,
+  queuePolicies,
+  type JobPayload,
+  type MediaQueueName,
+  type QueueName,
+} from './queue/jobs';
 export {
   EmbeddedPostgres,
   EmbeddedPostgresError,
   findRunningEmbeddedPostgres,
 } from './queue/embedded-postgres';
+export { TrashService, type TrashPage } from './assets/trash.service';
+export { type TimelineFilters } from './assets/timeline';
+export { Album } from './albums/album.entity';
+export { AlbumService, type AlbumSummary } from './albums/album.service';
+export { FolderService, normaliseFolder, type FolderListing } from './folders/folder.service';
+export { SearchService, type SearchPage } from './search/search.service';
+export { StatsService, type DiskUsage } from './stats/stats.service';

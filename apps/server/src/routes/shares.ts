@@ -53,7 +53,7 @@ export async function shareRoutes(
         const asset = share.asset.getEntity();
         const base = `/api/shares/${request.params.token}`;
         const version = asset.sha256.slice(0, 16);
-        const hasImages = asset.status === 'ready' && asset.kind === 'image';
+        const hasImages = asset.status === 'ready' && asset.kind !== 'other';
         return {
           name: asset.name,
           kind: asset.kind,

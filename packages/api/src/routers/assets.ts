@@ -1,13 +1,16 @@
 // assets.*: the timeline and single assets.
 import type { Asset } from '@nook/core';
-import { AssetService, InvalidCursorError } from '@nook/core';
+import { AssetService, InvalidCursorError, SearchService, TrashService } from '@nook/core';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure, router } from '../trpc';
+import { ids, timelineFilters, toFilters } from './filters';
 
 /** What clients see of an asset; URLs are derived here so clients never build paths. */
 export function toAssetDto(asset: Asset) {
   const version = asset.sha256.slice(0, 16);
+  // Images have thumbnails, videos have posters; both live under the same URL.
+  const hasDerived = asset.status === 'ready' && asset.kind !== 'other';
   return {
     id: asset.id,
     name: asset.name,
@@ -18,37 +21,51 @@ export function toAssetDto(asset: Asset) {
     height: asset.height,
     duration: asset.duration,
     takenAt: asset.takenAt.toISOString(),
+    takenAtSource: asset.takenAtSource,
+    timeZoneOffset: asset.timeZoneOffset,
     createdAt: asset.createdAt.toISOString(),
+    camera: { make: asset.make, model: asset.model, lens: asset.lens },
+    exposure: {
+      iso: asset.iso,
+      exposureTime: asset.exposureTime,
+      fNumber: asset.fNumber,
+      focalLength: asset.focalLength,
+    },
+    location:
+      asset.latitude !== null && asset.longitude !== null
+        ? { latitude: asset.latitude, longitude: asset.longitude }
+        : null,
+    video: asset.kind === 'video' ? { codec: asset.videoCodec, fps: asset.fps } : null,
+    thumbhash: asset.thumbhash,
     status: asset.status,
     error: asset.error,
     sha256: asset.sha256,
     originalUrl: `/api/assets/${asset.id}/original`,
-    thumbnailUrl:
-      asset.status === 'ready' && asset.kind === 'image'
-        ? `/api/assets/${asset.id}/thumbnail?size=thumb&v=${version}`
-        : null,
-    previewUrl:
-      asset.status === 'ready' && asset.kind === 'image'
-        ? `/api/assets/${asset.id}/thumbnail?size=preview&v=${version}`
-        : null,
+    thumbnailUrl: hasDerived ? `/api/assets/${asset.id}/thumbnail?size=thumb&v=${version}` : null,
+    previewUrl: hasDerived ? `/api/assets/${asset.id}/thumbnail?size=preview&v=${version}` : null,
   };
 }
 
 export type AssetDto = ReturnType<typeof toAssetDto>;
 
+const page = { limit: z.number().int().min(1).max(500).default(100), cursor: z.string().max(200).nullish() };
+
 export const assetsRouter = router({
   list: protectedProcedure
     .input(
-      z.object({
-        limit: z.number().int().min(1).max(500).default(100),
-        cursor: z.string().max(200).nullish(),
-      }),
+      z.object({ ...page, direction: z.enum(['older', 'newer']).default('older'), filters: timelineFilters }),
     )
     .query(async ({ ctx, input }) => {
       const assets = new AssetService(ctx.em, ctx.dataDir, ctx.queue);
       try {
-        const page = await assets.list({ ownerId: ctx.user.id, limit: input.limit, cursor: input.cursor });
-        return { items: page.items.map(toAssetDto), nextCursor: page.nextCursor };
+        const result = await assets.list({
+          ownerId: ctx.user.id,
+          limit: input.limit,
+          cursor: input.cursor,
+          direction: input.direction,
+          filters: toFilters(input.filters),
+        });
+        return { items: result.items.map(toAssetDto), nextCursor: result.nextCursor };
       } catch (error) {
         if (error instanceof InvalidCursorError)
           throw new TRPCError({ code: 'BAD_REQUEST', message: error.message });
@@ -56,9 +73,77 @@ export const assetsRouter = router({
       }
     }),
 
+  /** Counts per month (UTC) for the timeline's date scrubber. */
+  buckets: protectedProcedure
+    .input(z.object({ filters: timelineFilters }))
+    .query(async ({ ctx, input }) =>
+      new SearchService(ctx.em).buckets(ctx.user.id, toFilters(input.filters)),
+    ),
+
   get: protectedProcedure.input(z.object({ id: z.uuid() })).query(async ({ ctx, input }) => {
     const asset = await new AssetService(ctx.em, ctx.dataDir, ctx.queue).findOwned(input.id, ctx.user.id);
     if (!asset) throw new TRPCError({ code: 'NOT_FOUND', message: 'asset not found' });
-    return toAssetDto(asset);
+    return {
+      ...toAssetDto(asset),
+      path: asset.path,
+      library: { id: asset.library.id, name: asset.library.getEntity().name },
+    };
   }),
+
+  update: protectedProcedure
+    .input(
+      z.object({
+        id: z.uuid(),
+        favorite: z.boolean().optional(),
+        description: z.string().max(4000).nullable().optional(),
+        takenAt: z.iso.datetime({ offset: true }).optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const asset = await new AssetService(ctx.em, ctx.dataDir, ctx.queue).update(ctx.user.id, input.id, {
+        favorite: input.favorite,
+        description: input.description,
+        takenAt: input.takenAt ? new Date(input.takenAt) : undefined,
+      });
+      return toAssetDto(asset);
+    }),
+
+  /** Moves to the trash. */
+  delete: protectedProcedure.input(z.object({ ids })).mutation(async ({ ctx, input }) => ({
+    trashed: await new TrashService(ctx.em, ctx.dataDir).trash(ctx.user.id, input.ids),
+  })),
+
+  restore: protectedProcedure.input(z.object({ ids })).mutation(async ({ ctx, input }) => ({
+    restored: await new TrashService(ctx.em, ctx.dataDir).restore(ctx.user.id, input.ids),
+  })),
+
+  duplicates: protectedProcedure
+    .input(
+      z.object({
+        limit: z.number().int().min(1).max(200).default(50),
+        cursor: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/)
+          .nullish(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const result = await new SearchService(ctx.em).duplicates(
+        ctx.user.id,
+        input.limit,
+        input.cursor ?? null,
+      );
+      return {
+        nextCursor: result.nextCursor,
+        groups: result.groups.map((group) => ({
+          sha256: group.sha256,
+          size: group.size,
+          assets: group.assets.map((asset) => ({
+            ...toAssetDto(asset),
+            path: asset.path,
+            libraryName: asset.library.getEntity().name,
+          })),
+        })),
+      };
+    }),
 });

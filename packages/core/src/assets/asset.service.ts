@@ -1,5 +1,5 @@
 // Assets: taking in uploaded files, paging the timeline, finding files on disk.
-import { link, mkdir, rm, unlink } from 'node:fs/promises';
+import { access, link, mkdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
 import { NookError } from '../errors';
@@ -13,6 +13,30 @@ import { Asset } from './asset.entity';
 import { safeFileName, withSuffix } from './file-name';
 import { detectMediaType } from './media-type';
 import { resolveOriginalPath } from './original-path';
+import { filterQuery, visibleTo, type TimelineFilters } from './timeline';
+
+/** What the metadata job stores: dimensions, when and where, and with what it was taken. */
+export type AssetMetadata = Partial<
+  Pick<
+    Asset,
+    | 'width'
+    | 'height'
+    | 'duration'
+    | 'takenAtSource'
+    | 'timeZoneOffset'
+    | 'make'
+    | 'model'
+    | 'lens'
+    | 'iso'
+    | 'exposureTime'
+    | 'fNumber'
+    | 'focalLength'
+    | 'latitude'
+    | 'longitude'
+    | 'videoCodec'
+    | 'fps'
+  >
+> & { takenAt?: Date | null };
 
 export interface UploadResult {
   asset: Asset;
@@ -28,6 +52,9 @@ export interface ListOptions {
   ownerId: string;
   limit: number;
   cursor?: string | null;
+  /** `older` (the default) pages back in time from the cursor, `newer` forward; items stay newest first. */
+  direction?: 'older' | 'newer';
+  filters?: TimelineFilters;
 }
 
 /** A keyset position in the timeline: the last item's (takenAt, id), opaque to clients. */
@@ -108,7 +135,7 @@ export class AssetService {
       mime: mediaType.mime,
       kind: mediaType.kind,
       takenAt: now,
-      status: mediaType.kind === 'image' ? 'pending' : 'ready',
+      status: mediaType.kind === 'other' ? 'ready' : 'pending',
     });
     try {
       await this.em.flush();
@@ -117,7 +144,7 @@ export class AssetService {
       throw error;
     }
     await unlink(received.tempPath);
-    if (asset.kind === 'image') await this.queue.enqueue('thumbnail', { assetId: asset.id }, asset.id);
+    if (asset.kind !== 'other') await this.queue.enqueue('metadata', { assetId: asset.id }, asset.id);
     return { asset, duplicate: false };
   }
 
@@ -140,27 +167,48 @@ export class AssetService {
     }
   }
 
-  /** Newest first, paged by (takenAt, id) so pages stay stable while files arrive. */
-  async list({ ownerId, limit, cursor }: ListOptions): Promise<AssetPage> {
-    const after = cursor ? decodeCursor(cursor) : null;
+  /** Newest first, paged by (takenAt, id) in either direction, so pages stay stable while files arrive. */
+  async list({ ownerId, limit, cursor, direction = 'older', filters = {} }: ListOptions): Promise<AssetPage> {
+    const at = cursor ? decodeCursor(cursor) : null;
+    const beyond = direction === 'older' ? '$lt' : '$gt';
+    const order = direction === 'older' ? 'desc' : 'asc';
     const items = await this.em.find(
       Asset,
       {
-        owner: ownerId,
-        deletedAt: null,
-        ...(after && {
-          $or: [{ takenAt: { $lt: after.takenAt } }, { takenAt: after.takenAt, id: { $lt: after.id } }],
+        ...visibleTo(ownerId),
+        ...filterQuery(filters),
+        ...(at && {
+          $or: [{ takenAt: { [beyond]: at.takenAt } }, { takenAt: at.takenAt, id: { [beyond]: at.id } }],
         }),
       },
-      { orderBy: { takenAt: 'desc', id: 'desc' }, limit: limit + 1 },
+      { orderBy: { takenAt: order, id: order }, limit: limit + 1 },
     );
     const hasMore = items.length > limit;
     const page = hasMore ? items.slice(0, limit) : items;
-    return { items: page, nextCursor: hasMore ? encodeCursor(page[page.length - 1]!) : null };
+    const nextCursor = hasMore ? encodeCursor(page[page.length - 1]!) : null;
+    return { items: direction === 'older' ? page : page.reverse(), nextCursor };
   }
 
+  /** Live (not trashed, not offline) assets only. */
   async findOwned(id: string, ownerId: string): Promise<Asset | null> {
-    return this.em.findOne(Asset, { id, owner: ownerId, deletedAt: null }, { populate: ['library'] });
+    return this.em.findOne(Asset, { id, ...visibleTo(ownerId) }, { populate: ['library'] });
+  }
+
+  async update(
+    ownerId: string,
+    id: string,
+    changes: { favorite?: boolean; description?: string | null; takenAt?: Date },
+  ): Promise<Asset> {
+    const asset = await this.findOwned(id, ownerId);
+    if (!asset) throw new NookError('NOT_FOUND', 'asset not found');
+    if (changes.favorite !== undefined) asset.favorite = changes.favorite;
+    if (changes.description !== undefined) asset.description = changes.description?.trim() || null;
+    if (changes.takenAt) {
+      asset.takenAt = changes.takenAt;
+      asset.takenAtSource = 'manual';
+    }
+    await this.em.flush();
+    return asset;
   }
 
   async findById(id: string): Promise<Asset | null> {
@@ -171,12 +219,80 @@ export class AssetService {
     return resolveOriginalPath(this.dataDir, asset);
   }
 
-  async markReady(id: string, dimensions: { width: number; height: number }): Promise<void> {
+  /** Stores what the metadata job learned; a missing taken-at keeps the file's time. */
+  async recordMetadata(id: string, metadata: AssetMetadata): Promise<void> {
+    const { takenAt, ...rest } = metadata;
+    const changes: Partial<Asset> = { ...rest, updatedAt: new Date() };
+    if (takenAt) changes.takenAt = takenAt;
+    else changes.takenAtSource = 'file';
+    await this.em.nativeUpdate(Asset, { id }, changes);
+  }
+
+  async markReady(
+    id: string,
+    result: { width: number; height: number; thumbhash?: string | null },
+  ): Promise<void> {
     await this.em.nativeUpdate(
       Asset,
       { id },
-      { ...dimensions, status: 'ready', error: null, updatedAt: new Date() },
+      { ...result, status: 'ready', error: null, updatedAt: new Date() },
     );
+  }
+
+  /** Failed assets, newest first, for the jobs page. */
+  async listFailed(ownerId: string | null, limit: number): Promise<Asset[]> {
+    return this.em.find(
+      Asset,
+      { status: 'failed', deletedAt: null, ...(ownerId && { owner: ownerId }) },
+      { orderBy: { updatedAt: 'desc' }, limit },
+    );
+  }
+
+  /** Sends failed assets through the pipeline again; returns how many. */
+  async retryFailed(ownerId: string | null): Promise<number> {
+    const failed = await this.em.find(Asset, {
+      status: 'failed',
+      deletedAt: null,
+      ...(ownerId && { owner: ownerId }),
+    });
+    for (const asset of failed) {
+      await this.em.nativeUpdate(
+        Asset,
+        { id: asset.id },
+        { status: 'pending', error: null, updatedAt: new Date() },
+      );
+      await this.queue.enqueue('metadata', { assetId: asset.id }, asset.id);
+    }
+    return failed.length;
+  }
+
+  /**
+   * Re-queues media whose derived files are missing on disk (deleted, lost with a disk, or never
+   * made because a job was lost); returns how many.
+   */
+  async makeMissing(ownerId: string | null): Promise<number> {
+    const media = await this.em.find(Asset, {
+      kind: { $in: ['image', 'video'] },
+      status: { $ne: 'failed' },
+      deletedAt: null,
+      ...(ownerId && { owner: ownerId }),
+    });
+    const exists = (file: string) =>
+      access(file).then(
+        () => true,
+        () => false,
+      );
+    let queued = 0;
+    for (const asset of media) {
+      const derived = await Promise.all([
+        exists(this.dataDir.derivedPath(asset.sha256, 'thumb')),
+        exists(this.dataDir.derivedPath(asset.sha256, 'preview')),
+      ]);
+      if (asset.status === 'ready' && derived.every(Boolean)) continue;
+      await this.queue.enqueue('metadata', { assetId: asset.id }, asset.id);
+      queued += 1;
+    }
+    return queued;
   }
 
   /** A final failure, kept on the asset so people can see why a file has no thumbnail. */

@@ -110,7 +110,11 @@ export class AuthService {
   async logout(session: Session, client: ClientInfo): Promise<void> {
     session.revokedAt = new Date();
     await this.em.flush();
-    await this.audit.record('logout', { actorId: session.user.id, ip: client.ip });
+    await this.audit.record('logout', {
+      actorId: session.user.id,
+      subject: session.user.getEntity().username,
+      ip: client.ip,
+    });
   }
 
   async logoutEverywhere(user: User, client: ClientInfo): Promise<number> {

@@ -27,7 +27,8 @@ describe('loadConfig', () => {
       queueSchema: 'pgboss',
       logLevel: 'info',
     });
-    expect(config.workerConcurrency).toBeGreaterThanOrEqual(1);
+    expect(config.concurrency.thumbnail).toBeGreaterThanOrEqual(1);
+    expect(config.concurrency['video-poster']).toBe(1);
   });
 
   it('reads NOOK_* values from the environment and ignores empty ones', () => {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import type { MediaQueueName } from '../queue/jobs';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -22,12 +23,16 @@ export const configSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
     .default('pgboss'),
   NOOK_LOG_LEVEL: z.enum(logLevels).default('info'),
+  NOOK_TRASH_DAYS: integer(1, 3650).default(30),
   NOOK_TRUST_PROXY: z
     .enum(['true', 'false', '1', '0'], 'expected true or false')
     .default('false')
     .transform((value) => value === 'true' || value === '1'),
   NOOK_MAX_UPLOAD_BYTES: integer(1, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
-  NOOK_WORKER_CONCURRENCY: integer(1, 64).default(Math.max(1, availableParallelism())),
+  NOOK_METADATA_CONCURRENCY: integer(1, 64).default(Math.max(1, availableParallelism())),
+  NOOK_THUMBNAIL_CONCURRENCY: integer(1, 64).default(Math.max(1, availableParallelism())),
+  // One ffmpeg at a time already keeps every core of a Pi busy.
+  NOOK_VIDEO_CONCURRENCY: integer(1, 16).default(1),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -40,8 +45,11 @@ export interface Config {
   queueSchema: string;
   logLevel: (typeof logLevels)[number];
   trustProxy: boolean;
+  /** Days a deleted asset stays restorable before the daily purge removes it. */
+  trashDays: number;
   maxUploadBytes: number;
-  workerConcurrency: number;
+  /** Jobs each worker process runs at once, per queue. */
+  concurrency: Record<MediaQueueName, number>;
 }
 
 /** A configuration value that cannot be used; its message is one line naming the key. */
@@ -94,7 +102,12 @@ function toConfig(raw: RawConfig): Config {
     queueSchema: raw.NOOK_QUEUE_SCHEMA,
     logLevel: raw.NOOK_LOG_LEVEL,
     trustProxy: raw.NOOK_TRUST_PROXY,
+    trashDays: raw.NOOK_TRASH_DAYS,
     maxUploadBytes: raw.NOOK_MAX_UPLOAD_BYTES,
-    workerConcurrency: raw.NOOK_WORKER_CONCURRENCY,
+    concurrency: {
+      metadata: raw.NOOK_METADATA_CONCURRENCY,
+      thumbnail: raw.NOOK_THUMBNAIL_CONCURRENCY,
+      'video-poster': raw.NOOK_VIDEO_CONCURRENCY,
+    },
   };
 }

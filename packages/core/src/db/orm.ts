@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { MikroORM, type Options } from '@mikro-orm/sqlite';
 import { Migrator } from '@mikro-orm/migrations';
+import { AlbumSchema } from '../albums/album.entity';
 import { AssetSchema } from '../assets/asset.entity';
 import { AuditEventSchema } from '../audit/audit-event.entity';
 import { ApiTokenSchema } from '../auth/api-token.entity';
@@ -20,6 +21,7 @@ export const entities = [
   ApiTokenSchema,
   ShareSchema,
   AuditEventSchema,
+  AlbumSchema,
 ];
 
 interface SqliteHandle {
@@ -55,6 +57,8 @@ export function ormOptions(dataDir: string, log: OrmLog = () => undefined): Opti
         connection.exec(connectionPragmas, (error) => done(error, connection));
       },
     },
+    // Full-text search lives in an FTS5 table the entities know nothing of (see sql/fts.ts).
+    schemaGenerator: { skipTables: ['assets_fts', /^assets_fts_/] },
     migrations: {
       migrationsList,
       transactional: true,

@@ -1,7 +1,14 @@
 // pg-boss behind a typed surface: queues created with their policy before anyone works or sends.
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
-import { jobPayloads, queueNames, queuePolicies, type JobPayload, type QueueName } from './jobs';
+import {
+  isPermanentError,
+  jobPayloads,
+  queueNames,
+  queuePolicies,
+  type JobPayload,
+  type QueueName,
+} from './jobs';
 
 export interface JobContext {
   id: string;
@@ -9,9 +16,18 @@ export interface JobContext {
   retryLimit: number;
   /** True when this attempt failing means the job has failed for good. */
   isFinalAttempt: boolean;
+  /** Aborted when the job reaches its expiry, so child processes are killed rather than left running. */
+  signal: AbortSignal;
 }
 
 export type JobHandler<N extends QueueName> = (payload: JobPayload<N>, job: JobContext) => Promise<void>;
+
+export interface QueueStats {
+  queued: number;
+  active: number;
+  failed: number;
+  completed: number;
+}
 
 export interface QueueConnection {
   connectionString: string;
@@ -28,6 +44,7 @@ export class JobQueue {
 
   private constructor(
     private readonly boss: PgBoss,
+    private readonly schema: string,
     private readonly logger: Logger,
   ) {}
 
@@ -49,7 +66,7 @@ export class JobQueue {
       if (await boss.getQueue(name)) await boss.updateQueue(name, policy);
       else await boss.createQueue(name, policy);
     }
-    return new JobQueue(boss, logger);
+    return new JobQueue(boss, connection.schema, logger);
   }
 
   /** Sends a job keyed by `singletonKey`; a duplicate of one already waiting is dropped by the policy. */
@@ -77,12 +94,22 @@ export class JobQueue {
         async ([job]) => {
           if (!job) return;
           const payload = jobPayloads[name].parse(job.data) as JobPayload<N>;
-          await handler(payload, {
-            id: job.id,
-            retryCount: job.retryCount,
-            retryLimit: job.retryLimit,
-            isFinalAttempt: job.retryCount >= job.retryLimit,
-          });
+          const expiry = new AbortController();
+          const timer = setTimeout(() => expiry.abort(new Error('job expired')), job.expireInSeconds * 1000);
+          try {
+            await handler(payload, {
+              id: job.id,
+              retryCount: job.retryCount,
+              retryLimit: job.retryLimit,
+              isFinalAttempt: job.retryCount >= job.retryLimit,
+              signal: expiry.signal,
+            });
+          } catch (error) {
+            if (isPermanentError(error)) await this.noMoreRetries(name, job.id);
+            throw error;
+          } finally {
+            clearTimeout(timer);
+          }
         },
       );
       ids.push(id);
@@ -91,8 +118,64 @@ export class JobQueue {
     this.logger.debug({ queue: name, concurrency }, 'worker started');
   }
 
-  async depth(name: QueueName): Promise<number> {
-    return this.boss.getQueueSize(name);
+  /**
+   * pg-boss retries until retry_count reaches retry_limit; lowering the limit to the count makes
+   * this failure final while pg-boss still records it as a failure.
+   */
+  private async noMoreRetries(name: QueueName, id: string): Promise<void> {
+    await this.boss
+      .getDb()
+      .executeSql(`UPDATE ${this.schema}.job SET retry_limit = retry_count WHERE name = $1 AND id = $2`, [
+        name,
+        id,
+      ]);
+  }
+
+  /**
+   * Sends `payload` to `name` on a cron schedule (kept in PostgreSQL, so one run per tick however
+   * many Nook processes are up). Scheduling the same key again replaces it.
+   */
+  async schedule<N extends QueueName>(
+    name: N,
+    cron: string,
+    payload: JobPayload<N>,
+    options: { key?: string; tz?: string } = {},
+  ): Promise<void> {
+    const data = jobPayloads[name].parse(payload) as object;
+    await this.boss.schedule(name, cron, data, {
+      tz: options.tz ?? 'UTC',
+      ...(options.key && { key: options.key }),
+    } as never);
+  }
+
+  /** Per queue: waiting, running, and what finished or failed for good in the last 24 hours. */
+  async stats(): Promise<Record<QueueName, QueueStats>> {
+    const since = "now() - interval '24 hours'";
+    const { rows } = await this.boss.getDb().executeSql(
+      `SELECT name,
+         count(*) FILTER (WHERE state IN ('created', 'retry'))::int AS queued,
+         count(*) FILTER (WHERE state = 'active')::int AS active,
+         count(*) FILTER (WHERE state = 'failed' AND completed_on > ${since})::int AS failed,
+         count(*) FILTER (WHERE state = 'completed' AND completed_on > ${since})::int AS completed
+       FROM (SELECT name, state, completed_on FROM ${this.schema}.job WHERE name = ANY($1)
+             UNION ALL
+             SELECT name, state, completed_on FROM ${this.schema}.archive WHERE name = ANY($1) AND completed_on > ${since}) jobs
+       GROUP BY name`,
+      [queueNames],
+    );
+    const empty: QueueStats = { queued: 0, active: 0, failed: 0, completed: 0 };
+    const byName = new Map((rows as (QueueStats & { name: QueueName })[]).map((row) => [row.name, row]));
+    return Object.fromEntries(
+      queueNames.map((name) => {
+        const row = byName.get(name);
+        return [
+          name,
+          row
+            ? { queued: row.queued, active: row.active, failed: row.failed, completed: row.completed }
+            : empty,
+        ];
+      }),
+    ) as Record<QueueName, QueueStats>;
   }
 
   async ping(): Promise<boolean> {

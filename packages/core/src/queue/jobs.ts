@@ -2,28 +2,80 @@
 import type PgBoss from 'pg-boss';
 import { z } from 'zod';
 
+const assetJob = z.object({ assetId: z.uuid() });
+
+/** New or changed asset → `metadata` → `thumbnail` (images) or `video-poster` (videos). */
 export const jobPayloads = {
-  thumbnail: z.object({ assetId: z.uuid() }),
+  metadata: assetJob,
+  thumbnail: assetJob,
+  'video-poster': assetJob,
+  /** Deletes what has been in the trash longer than the retention. */
+  'trash-purge': z.object({}),
+  /** Reconciles one folder library (and applies its settings to the watcher); without an id, every one due. */
+  'library-scan': z.object({ libraryId: z.uuid().optional() }),
 } as const;
 
 export type QueueName = keyof typeof jobPayloads;
 export type JobPayload<N extends QueueName> = z.infer<(typeof jobPayloads)[N]>;
 export const queueNames = Object.keys(jobPayloads) as QueueName[];
+/** The queues that process files, each with its own concurrency setting. */
+export type MediaQueueName = 'metadata' | 'thumbnail' | 'video-poster';
 
 type QueuePolicy = Omit<PgBoss.Queue, 'name'>;
 
 /**
  * `stately` keeps at most one waiting and one running job per singleton key (the asset id), so a
- * file re-uploaded or touched twice is processed once. Retries back off; an expired job is failed
- * and retried like any other failure.
+ * file re-uploaded or touched twice is processed once. Retries back off; a job running past its
+ * expiry is failed (its ffmpeg or sharp work aborted) and retried like any other failure.
  */
 export const queuePolicies: Record<QueueName, QueuePolicy> = {
+  metadata: {
+    policy: 'stately',
+    retryLimit: 3,
+    retryDelay: 10,
+    retryBackoff: true,
+    expireInSeconds: 2 * 60,
+    retentionDays: 7,
+  },
   thumbnail: {
     policy: 'stately',
     retryLimit: 3,
-    retryDelay: 5,
+    retryDelay: 10,
     retryBackoff: true,
     expireInSeconds: 5 * 60,
     retentionDays: 7,
   },
+  'video-poster': {
+    policy: 'stately',
+    retryLimit: 2,
+    retryDelay: 30,
+    retryBackoff: true,
+    expireInSeconds: 10 * 60,
+    retentionDays: 7,
+  },
+  // One scan waiting and one running per library; a scan of a large NAS share may take hours.
+  'library-scan': {
+    policy: 'stately',
+    retryLimit: 2,
+    retryDelay: 60,
+    retryBackoff: true,
+    expireInSeconds: 6 * 60 * 60,
+    retentionDays: 7,
+  },
+  'trash-purge': {
+    policy: 'singleton',
+    retryLimit: 2,
+    retryDelay: 60,
+    retryBackoff: true,
+    expireInSeconds: 30 * 60,
+    retentionDays: 7,
+  },
 };
+
+/**
+ * An error that retrying cannot fix (a corrupt or unsupported file). Anything with
+ * `permanent: true` counts, so media errors qualify without core knowing their class.
+ */
+export function isPermanentError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { permanent?: unknown }).permanent === true;
+}

@@ -2,8 +2,16 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261124083144 } from './Migration20261124083144';
 import { Migration20261124085522 } from './Migration20261124085522';
+import { Migration20261124090604 } from './Migration20261124090604';
+import { Migration20261124093025 } from './Migration20261124093025';
+import { Migration20261124093212 } from './Migration20261124093212';
+import { Migration20261124093311 } from './Migration20261124093311';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
   { name: 'Migration20261124085522', class: Migration20261124085522 },
+  { name: 'Migration20261124090604', class: Migration20261124090604 },
+  { name: 'Migration20261124093025', class: Migration20261124093025 },
+  { name: 'Migration20261124093212', class: Migration20261124093212 },
+  { name: 'Migration20261124093311', class: Migration20261124093311 },
 ];

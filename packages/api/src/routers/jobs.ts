@@ -1,0 +1,35 @@
+// jobs.*: queue depths, failed assets with their reasons, retrying them and remaking missing files.
+import { AssetService } from '@nook/core';
+import { z } from 'zod';
+import { adminProcedure, protectedProcedure, router } from '../trpc';
+
+/** Members act on their own files; an administrator may act on everybody's. */
+const scope = z.object({ everyone: z.boolean().default(false) });
+
+export const jobsRouter = router({
+  summary: protectedProcedure.query(async ({ ctx }) => ({ queues: await ctx.queue.stats() })),
+
+  failed: protectedProcedure
+    .input(scope.extend({ limit: z.number().int().min(1).max(500).default(100) }))
+    .query(async ({ ctx, input }) => {
+      const owner = input.everyone && ctx.user.role === 'admin' ? null : ctx.user.id;
+      const failed = await new AssetService(ctx.em, ctx.dataDir, ctx.queue).listFailed(owner, input.limit);
+      return failed.map((asset) => ({
+        id: asset.id,
+        name: asset.name,
+        kind: asset.kind,
+        mime: asset.mime,
+        error: asset.error,
+        updatedAt: asset.updatedAt.toISOString(),
+      }));
+    }),
+
+  retryFailed: protectedProcedure.input(scope).mutation(async ({ ctx, input }) => {
+    const owner = input.everyone && ctx.user.role === 'admin' ? null : ctx.user.id;
+    return { queued: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).retryFailed(owner) };
+  }),
+
+  makeMissing: adminProcedure.mutation(async ({ ctx }) => ({
+    queued: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).makeMissing(null),
+  })),
+});

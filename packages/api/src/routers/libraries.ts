@@ -1,0 +1,101 @@
+// libraries.*: watched folders and NAS shares — settings, rescans and how indexing stands.
+import { LibraryService, watchModes, type Library, type LibraryCounts } from '@nook/core';
+import { z } from 'zod';
+import type { Context } from '../context';
+import { protectedProcedure, router } from '../trpc';
+
+function toLibraryDto(library: Library) {
+  return {
+    id: library.id,
+    name: library.name,
+    type: library.type,
+    // An uploads library's root is an internal detail of the data dir.
+    rootPath: library.type === 'folder' ? library.rootPath : null,
+    ownerId: library.owner.id,
+    enabled: library.enabled,
+    watchMode: library.watchMode,
+    pollIntervalSeconds: library.pollIntervalSeconds,
+    scanIntervalHours: library.scanIntervalHours,
+    exclude: library.exclude,
+    includeExtensions: library.includeExtensions,
+    createdAt: library.createdAt.toISOString(),
+    updatedAt: library.updatedAt.toISOString(),
+  };
+}
+
+function toStatusDto(library: Library, counts: LibraryCounts) {
+  return {
+    id: library.id,
+    name: library.name,
+    online: library.offlineAt === null,
+    offlineSince: library.offlineAt?.toISOString() ?? null,
+    filesystem: library.filesystem,
+    watchingWith: library.watchingWith,
+    lastScanStartedAt: library.lastScanStartedAt?.toISOString() ?? null,
+    lastScanFinishedAt: library.lastScanFinishedAt?.toISOString() ?? null,
+    lastScanError: library.lastScanError,
+    lastScan: library.lastScanStats,
+    assets: counts,
+  };
+}
+
+const settings = z.object({
+  name: z.string().trim().min(1).max(128),
+  rootPath: z.string().min(1).max(4096),
+  watchMode: z.enum(watchModes),
+  pollIntervalSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60 * 60),
+  scanIntervalHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30),
+  exclude: z.array(z.string().min(1).max(512)).max(200),
+  includeExtensions: z
+    .array(z.string().regex(/^\.?[a-z0-9]{1,16}$/i))
+    .max(200)
+    .nullable(),
+  enabled: z.boolean(),
+});
+
+const byId = z.object({ id: z.uuid() });
+const service = (ctx: Context) => new LibraryService(ctx.em, ctx.queue, ctx.dataDir.root);
+
+export const librariesRouter = router({
+  list: protectedProcedure
+    .input(z.object({ everyone: z.boolean().default(false) }).default({ everyone: false }))
+    .query(async ({ ctx, input }) => (await service(ctx).list(ctx.user, input.everyone)).map(toLibraryDto)),
+
+  get: protectedProcedure
+    .input(byId)
+    .query(async ({ ctx, input }) => toLibraryDto(await service(ctx).get(ctx.user, input.id))),
+
+  create: protectedProcedure
+    .input(settings.partial().required({ name: true, rootPath: true }))
+    .mutation(async ({ ctx, input }) => toLibraryDto(await service(ctx).create(ctx.user, input))),
+
+  update: protectedProcedure
+    .input(settings.partial().extend({ id: z.uuid() }))
+    .mutation(async ({ ctx, input: { id, ...changes } }) =>
+      toLibraryDto(await service(ctx).update(ctx.user, id, changes)),
+    ),
+
+  delete: protectedProcedure.input(byId).mutation(async ({ ctx, input }) => {
+    await service(ctx).delete(ctx.user, input.id);
+    return { ok: true };
+  }),
+
+  rescan: protectedProcedure.input(byId).mutation(async ({ ctx, input }) => {
+    await service(ctx).rescan(ctx.user, input.id);
+    return { queued: true };
+  }),
+
+  status: protectedProcedure.input(byId).query(async ({ ctx, input }) => {
+    const libraries = service(ctx);
+    const library = await libraries.get(ctx.user, input.id);
+    return toStatusDto(library, await libraries.counts(library.id));
+  }),
+});

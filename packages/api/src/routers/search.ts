@@ -1,0 +1,28 @@
+// search.*: full-text search over names, paths, descriptions and cameras, with the timeline's filters.
+import { SearchService } from '@nook/core';
+import { z } from 'zod';
+import { protectedProcedure, router } from '../trpc';
+import { toAssetDto } from './assets';
+import { timelineFilters, toFilters } from './filters';
+
+export const searchRouter = router({
+  query: protectedProcedure
+    .input(
+      z.object({
+        text: z.string().max(200),
+        filters: timelineFilters,
+        limit: z.number().int().min(1).max(200).default(60),
+        cursor: z.string().max(200).nullish(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await new SearchService(ctx.em).query(
+        ctx.user.id,
+        input.text,
+        toFilters(input.filters),
+        input.limit,
+        input.cursor,
+      );
+      return { items: page.items.map(toAssetDto), nextCursor: page.nextCursor };
+    }),
+});

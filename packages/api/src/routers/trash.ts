@@ -1,0 +1,29 @@
+// trash.*: what was deleted, restorable until emptied (by hand or after the retention period).
+import { TrashService } from '@nook/core';
+import { z } from 'zod';
+import { protectedProcedure, router } from '../trpc';
+import { toAssetDto } from './assets';
+
+export const trashRouter = router({
+  list: protectedProcedure
+    .input(
+      z.object({
+        limit: z.number().int().min(1).max(500).default(100),
+        cursor: z.string().max(200).nullish(),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const page = await new TrashService(ctx.em, ctx.dataDir).list(ctx.user.id, input.limit, input.cursor);
+      return {
+        items: page.items.map((asset) => ({
+          ...toAssetDto(asset),
+          deletedAt: asset.deletedAt!.toISOString(),
+        })),
+        nextCursor: page.nextCursor,
+      };
+    }),
+
+  empty: protectedProcedure.mutation(async ({ ctx }) => ({
+    purged: await new TrashService(ctx.em, ctx.dataDir).empty(ctx.user.id),
+  })),
+});

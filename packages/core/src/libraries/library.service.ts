@@ -1,0 +1,150 @@
+// Libraries: creating and editing watched folders, who may see them, and how their indexing stands.
+import { constants } from 'node:fs';
+import { access, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ref, type EntityManager } from '@mikro-orm/sqlite';
+import { Asset } from '../assets/asset.entity';
+import { NookError } from '../errors';
+import { defaultExclusions } from '../ingest/exclusions';
+import type { JobQueue } from '../queue/job-queue';
+import type { User } from '../users/user.entity';
+import { Library, type WatchMode } from './library.entity';
+
+export interface LibrarySettings {
+  name: string;
+  rootPath: string;
+  watchMode: WatchMode;
+  pollIntervalSeconds: number;
+  scanIntervalHours: number;
+  exclude: string[];
+  includeExtensions: string[] | null;
+  enabled: boolean;
+}
+
+export type NewLibrary = Pick<LibrarySettings, 'name' | 'rootPath'> & Partial<LibrarySettings>;
+
+export interface LibraryCounts {
+  total: number;
+  offline: number;
+  pending: number;
+  failed: number;
+}
+
+export class LibraryService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly queue: Pick<JobQueue, 'enqueue'>,
+    /** Nook's data dir: a folder library may not lie inside it. */
+    private readonly dataDir: string,
+  ) {}
+
+  /** The caller's libraries; an administrator may ask for everybody's. */
+  async list(user: User, everyone = false): Promise<Library[]> {
+    const all = everyone && user.role === 'admin';
+    return this.em.find(Library, all ? {} : { owner: user.id }, { orderBy: { createdAt: 'asc' } });
+  }
+
+  /** Members reach only their own libraries; an administrator reaches every one. */
+  async get(user: User, id: string): Promise<Library> {
+    const library = await this.em.findOne(Library, { id });
+    if (!library || (library.owner.id !== user.id && user.role !== 'admin'))
+      throw new NookError('NOT_FOUND', 'no such library');
+    return library;
+  }
+
+  async create(user: User, input: NewLibrary): Promise<Library> {
+    const rootPath = await this.checkRoot(input.rootPath);
+    const library = this.em.create(Library, {
+      name: input.name.trim(),
+      type: 'folder',
+      rootPath,
+      owner: ref(user),
+      watchMode: input.watchMode ?? 'auto',
+      pollIntervalSeconds: input.pollIntervalSeconds ?? 30,
+      scanIntervalHours: input.scanIntervalHours ?? 24,
+      exclude: input.exclude ?? defaultExclusions,
+      includeExtensions: normalizeExtensions(input.includeExtensions ?? null),
+      enabled: input.enabled ?? true,
+    });
+    await this.em.flush();
+    await this.requestScan(library);
+    return library;
+  }
+
+  async update(user: User, id: string, changes: Partial<LibrarySettings>): Promise<Library> {
+    const library = await this.folder(user, id);
+    if (changes.rootPath !== undefined) library.rootPath = await this.checkRoot(changes.rootPath);
+    if (changes.name !== undefined) library.name = changes.name.trim();
+    if (changes.watchMode !== undefined) library.watchMode = changes.watchMode;
+    if (changes.pollIntervalSeconds !== undefined) library.pollIntervalSeconds = changes.pollIntervalSeconds;
+    if (changes.scanIntervalHours !== undefined) library.scanIntervalHours = changes.scanIntervalHours;
+    if (changes.exclude !== undefined) library.exclude = changes.exclude;
+    if (changes.includeExtensions !== undefined)
+      library.includeExtensions = normalizeExtensions(changes.includeExtensions);
+    if (changes.enabled !== undefined) library.enabled = changes.enabled;
+    library.updatedAt = new Date();
+    await this.em.flush();
+    // The ingest process picks up the new settings when it runs this scan.
+    await this.requestScan(library);
+    return library;
+  }
+
+  /** Forgets the library and its rows; its folder on disk is never touched. */
+  async delete(user: User, id: string): Promise<void> {
+    const library = await this.folder(user, id);
+    await this.em.nativeDelete(Asset, { library: library.id });
+    await this.em.removeAndFlush(library);
+    // Tells the ingest process to stop watching it.
+    await this.queue.enqueue('library-scan', { libraryId: id }, id);
+  }
+
+  async rescan(user: User, id: string): Promise<void> {
+    await this.requestScan(await this.folder(user, id));
+  }
+
+  async counts(libraryId: string): Promise<LibraryCounts> {
+    const [total, offline, pending, failed] = await Promise.all([
+      this.em.count(Asset, { library: libraryId }),
+      this.em.count(Asset, { library: libraryId, offlineAt: { $ne: null } }),
+      this.em.count(Asset, { library: libraryId, status: 'pending', offlineAt: null }),
+      this.em.count(Asset, { library: libraryId, status: 'failed', offlineAt: null }),
+    ]);
+    return { total, offline, pending, failed };
+  }
+
+  private async requestScan(library: Library): Promise<void> {
+    await this.queue.enqueue('library-scan', { libraryId: library.id }, library.id);
+  }
+
+  private async folder(user: User, id: string): Promise<Library> {
+    const library = await this.get(user, id);
+    if (library.type !== 'folder')
+      throw new NookError('BAD_REQUEST', 'the uploads library is managed by Nook and cannot be changed');
+    return library;
+  }
+
+  /** The root must be an absolute, existing, readable folder outside Nook's data dir. */
+  private async checkRoot(rootPath: string): Promise<string> {
+    if (!path.isAbsolute(rootPath))
+      throw new NookError('BAD_REQUEST', `the folder must be an absolute path: ${rootPath}`);
+    const resolved = path.resolve(rootPath);
+    const info = await stat(resolved).catch(() => null);
+    if (!info) throw new NookError('BAD_REQUEST', `the folder ${resolved} does not exist`);
+    if (!info.isDirectory()) throw new NookError('BAD_REQUEST', `${resolved} is not a folder`);
+    try {
+      await access(resolved, constants.R_OK | constants.X_OK);
+      await readdir(resolved);
+    } catch {
+      throw new NookError('BAD_REQUEST', `the folder ${resolved} cannot be read by Nook`);
+    }
+    const relative = path.relative(path.resolve(this.dataDir), resolved);
+    if (!relative.startsWith('..') && !path.isAbsolute(relative))
+      throw new NookError('BAD_REQUEST', `the folder ${resolved} lies inside Nook's data directory`);
+    return resolved;
+  }
+}
+
+function normalizeExtensions(extensions: string[] | null): string[] | null {
+  if (!extensions || extensions.length === 0) return null;
+  return [...new Set(extensions.map((extension) => extension.replace(/^\./, '').toLowerCase()))];
+}

@@ -1,0 +1,97 @@
+// Runs the external decoders (ffmpeg, ffprobe, heif-convert, exiftool) as killable children.
+import { spawn } from 'node:child_process';
+import { MediaError } from './errors';
+
+/** Debian package that provides each tool, for the "not installed" message. */
+const PACKAGE_OF: Record<string, string> = {
+  ffmpeg: 'ffmpeg',
+  ffprobe: 'ffmpeg',
+  'heif-convert': 'libheif-examples',
+  exiftool: 'libimage-exiftool-perl',
+};
+
+export interface ToolOutput {
+  stdout: Buffer;
+  stderr: string;
+}
+
+export class ToolFailure extends Error {
+  constructor(
+    readonly tool: string,
+    readonly stdout: Buffer,
+    readonly stderr: string,
+    cause: unknown,
+  ) {
+    super(`${tool} failed: ${stderr.trim().split('\n').at(-1) ?? ''}`, { cause });
+  }
+}
+
+/**
+ * Non-zero exits become ToolFailure so each caller can word the reason for its format;
+ * a missing binary or an abort become MediaErrors straight away, both transient. The promise
+ * settles only once the child has exited, so an aborted job leaves no process behind.
+ */
+export function runTool(
+  tool: string,
+  args: readonly string[],
+  options: { signal?: AbortSignal; maxBuffer?: number } = {},
+): Promise<ToolOutput> {
+  const { signal, maxBuffer = 64 * 1024 * 1024 } = options;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(aborted(tool, signal.reason));
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let stdoutLength = 0;
+    let failure: MediaError | undefined;
+    // execFile's own signal option sends SIGTERM, which ffmpeg traps and then ignores while it
+    // blocks on input: SIGKILL is the only way to be sure a stuck decoder goes away.
+    const kill = (reason: MediaError) => {
+      failure ??= reason;
+      child.kill('SIGKILL');
+    };
+    const onAbort = () => kill(aborted(tool, signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdoutLength += chunk.length;
+      if (stdoutLength > maxBuffer) {
+        kill(new MediaError(`${tool} produced more than ${maxBuffer} bytes`, { permanent: true }));
+      } else {
+        stdout.push(chunk);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (error.code === 'ENOENT') {
+        const pkg = PACKAGE_OF[tool] ?? tool;
+        reject(
+          new MediaError(`${tool} is not installed (Debian package ${pkg})`, {
+            permanent: false,
+            cause: error,
+          }),
+        );
+      } else {
+        reject(
+          new MediaError(`${tool} could not be started (${error.message})`, {
+            permanent: false,
+            cause: error,
+          }),
+        );
+      }
+    });
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (failure) return reject(failure);
+      const output = { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString('utf8') };
+      if (code === 0) resolve(output);
+      else
+        reject(new ToolFailure(tool, output.stdout, output.stderr, new Error(`${tool} exited with ${code}`)));
+    });
+  });
+}
+
+function aborted(tool: string, reason: unknown): MediaError {
+  return new MediaError(`${tool} was stopped: the job was aborted`, { permanent: false, cause: reason });
+}
