@@ -52,7 +52,10 @@ export function ormOptions(dataDir: string, log: OrmLog = () => undefined): Opti
     discovery: { warnWhenNoEntities: true },
     allowGlobalContext: false,
     forceUtcTimezone: true,
+    // WAL lets readers run beside the writer; a few connections let queries use libuv's threads at once.
     pool: {
+      min: 1,
+      max: 4,
       afterCreate(connection: SqliteHandle, done: (error: Error | null, connection: SqliteHandle) => void) {
         connection.exec(connectionPragmas, (error) => done(error, connection));
       },

@@ -39,7 +39,7 @@ export async function searchAssets(
   const continuation = after ? 'and (h.score > ? or (h.score = ? and a.id > ?))' : '';
   return all<{ id: string; score: number }>(
     em,
-    `with hits as (
+    `with hits as materialized (
        select rowid, bm25(assets_fts, 10.0, 3.0, 5.0, 2.0, 2.0) as score from assets_fts where assets_fts match ?
      )
      select a.id as id, h.score as score from hits h join assets a on a.rowid = h.rowid
