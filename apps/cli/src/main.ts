@@ -12,8 +12,10 @@ import {
   type Config,
   type Logger,
 } from '@nook/core';
+import { Ingest } from '@nook/ingest';
 import { buildApp } from '@nook/server';
 import { startWorkers } from '@nook/worker';
+import { registerLibraryCommands } from './library-commands';
 import { readPassword } from './prompt';
 import { openRuntime, version, webRoot, type Runtime } from './runtime';
 
@@ -51,6 +53,8 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
   const runtime = await openRuntime(config, logger, embedded);
   if (withWorkers)
     await startWorkers(runtime, { concurrency: config.concurrency, trashDays: config.trashDays });
+  // All-in-one (`nook start`) also watches the folder libraries; `nook serve` leaves that to `nook ingest`.
+  const ingest = withWorkers ? await Ingest.start(runtime) : null;
   const app = await buildApp({
     ...runtime,
     maxUploadBytes: config.maxUploadBytes,
@@ -59,6 +63,7 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
     version,
   });
   stopOnSignal(logger, async () => {
+    await ingest?.stop();
     await app.close();
     await runtime.close();
   });
@@ -74,7 +79,7 @@ const program = new Command('nook').version(version).description('Nook: a person
 
 program
   .command('start')
-  .description('run everything in one process: embedded PostgreSQL, migrations, server and workers')
+  .description('run everything in one process: embedded PostgreSQL, migrations, server, workers and ingest')
   .action(() => serve(true, 'own'));
 
 program
@@ -91,6 +96,19 @@ program
     await startWorkers(runtime, { concurrency: config.concurrency, trashDays: config.trashDays });
     stopOnSignal(logger, runtime.close);
     logger.info({ concurrency: config.concurrency }, 'workers running');
+  });
+
+program
+  .command('ingest')
+  .description('watch and reconcile folder libraries only (split mode: needs `nook db` or NOOK_DATABASE_URL)')
+  .action(async () => {
+    const { config, logger } = setup();
+    const runtime = await openRuntime(config, logger, 'join');
+    const ingest = await Ingest.start(runtime);
+    stopOnSignal(logger, async () => {
+      await ingest.stop();
+      await runtime.close();
+    });
   });
 
 program
@@ -177,6 +195,8 @@ jobs
       process.stdout.write(`queued ${await assetsOf(runtime).makeMissing(null)}\n`);
     }),
   );
+
+registerLibraryCommands(program, withRuntime);
 
 const user = program.command('user').description('manage accounts');
 

@@ -11,6 +11,7 @@ import {
   type MikroORM,
   type WatchingWith,
 } from '@nook/core';
+import { LibraryPoller } from './library-poller';
 import { LibraryWatcher } from './library-watcher';
 
 export interface IngestDeps {
@@ -32,7 +33,7 @@ export interface IngestOptions {
 }
 
 interface Watched {
-  watcher: LibraryWatcher | null;
+  watcher: LibraryWatcher | LibraryPoller | null;
   /** The settings the watcher was made for; a change makes a new watcher. */
   key: string;
 }
@@ -145,13 +146,19 @@ export class Ingest {
       this.watched.set(library.id, { watcher: null, key });
       return;
     }
-    const watcher = new LibraryWatcher(library, this.indexer, this.deps.logger, {
-      mode,
-      stabilityMs: this.stabilityMs,
-      onWatchLimit: () => void this.fallBackToPolling(library, 'the system ran out of inotify watches'),
-    });
-    this.watched.set(library.id, { watcher, key });
-    await watcher.ready();
+    if (mode === 'poll') {
+      this.watched.set(library.id, {
+        watcher: new LibraryPoller(library, this.indexer, this.deps.logger, this.stabilityMs),
+        key,
+      });
+    } else {
+      const watcher = new LibraryWatcher(library, this.indexer, this.deps.logger, {
+        stabilityMs: this.stabilityMs,
+        onWatchLimit: () => void this.fallBackToPolling(library, 'the system ran out of inotify watches'),
+      });
+      this.watched.set(library.id, { watcher, key });
+      await watcher.ready();
+    }
     this.deps.logger.info({ library: library.name, filesystem, watchingWith: mode }, 'watching library');
   }
 

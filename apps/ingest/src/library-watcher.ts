@@ -1,10 +1,9 @@
-// One chokidar watcher over a folder library: settled writes are indexed, removals batched.
+// One chokidar watcher (inotify events) over a folder library: settled writes are indexed, removals batched.
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import type { Library, LibraryIndexer, Logger, WatchingWith } from '@nook/core';
+import type { Library, LibraryIndexer, Logger } from '@nook/core';
 
 export interface WatcherOptions {
-  mode: WatchingWith;
   /** How long size and mtime must stay put before a write counts as finished. */
   stabilityMs: number;
   /** Called when the OS runs out of inotify watches, so the library can be polled instead. */
@@ -32,14 +31,9 @@ export class LibraryWatcher {
   ) {
     const root = library.rootPath;
     const filter = indexer.filterFor(library);
-    const poll = options.mode === 'poll';
-    const interval = library.pollIntervalSeconds * 1000;
     this.watcher = watch(root, {
       ignoreInitial: true,
       followSymlinks: false,
-      usePolling: poll,
-      interval,
-      binaryInterval: interval,
       // Settled means the size held still this long; the indexer then checks size and mtime around the hash.
       awaitWriteFinish: {
         stabilityThreshold: options.stabilityMs,

@@ -42,7 +42,12 @@ export {
   type LibrarySettings,
   type NewLibrary,
 } from './libraries/library.service';
-export { LibraryIndexer, type FileOutcome, type RootState } from './ingest/library-indexer';
+export {
+  LibraryIndexer,
+  type FileOutcome,
+  type ReconcileOptions,
+  type RootState,
+} from './ingest/library-indexer';
 export { createPathFilter, defaultExclusions, type PathFilter } from './ingest/exclusions';
 export { detectFilesystem, filesystemOf, isNetworkFilesystem, parseMountInfo } from './ingest/mountinfo';
 export { hashFile, type FileDigest } from './ingest/hash';

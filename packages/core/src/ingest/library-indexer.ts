@@ -32,6 +32,14 @@ interface Hashed {
   digest: FileDigest;
 }
 
+export interface ReconcileOptions {
+  /**
+   * Leaves new or changed files modified less than this long ago for the next pass, so a poll never
+   * hashes a file still being copied.
+   */
+  settleMs?: number;
+}
+
 export type RootState = { available: true } | { available: false; reason: string };
 
 export type FileOutcome =
@@ -154,11 +162,11 @@ export class LibraryIndexer {
    * Walks the whole library and brings the database in line: only files whose size or mtime differ
    * from the database are hashed. Returns null when the library is gone, disabled or unreachable.
    */
-  reconcile(libraryId: string): Promise<ScanStats | null> {
-    return this.exclusive(libraryId, () => this.reconcileNow(libraryId));
+  reconcile(libraryId: string, options: ReconcileOptions = {}): Promise<ScanStats | null> {
+    return this.exclusive(libraryId, () => this.reconcileNow(libraryId, options));
   }
 
-  private async reconcileNow(libraryId: string): Promise<ScanStats | null> {
+  private async reconcileNow(libraryId: string, options: ReconcileOptions): Promise<ScanStats | null> {
     const em = this.em.fork();
     const library = await em.findOne(Library, { id: libraryId, type: 'folder' });
     if (!library || !library.enabled) return null;
@@ -184,6 +192,7 @@ export class LibraryIndexer {
           if (existing.offline) restore.push(existing.id);
           continue;
         }
+        if (options.settleMs && started - file.mtimeMs < options.settleMs) continue;
         toHash.push({ file, existing });
       }
       // What is left was not found: candidates for a move, otherwise missing.
@@ -304,11 +313,13 @@ export class LibraryIndexer {
     stats: ScanStats,
   ): Promise<FileOutcome[]> {
     const toQueue: string[] = [];
+    // Read apart from the transaction: entities it manages are flushed at its end, and a twin may be
+    // one of the rows updated below.
+    const twins = await this.readyTwins(
+      this.em.fork(),
+      items.map((item) => item.digest.sha256),
+    );
     const outcomes = await this.em.fork().transactional(async (em) => {
-      const twins = await this.readyTwins(
-        em,
-        items.map((item) => item.digest.sha256),
-      );
       const results: FileOutcome[] = [];
       for (const { file, existing, digest } of items) {
         const mtime = mtimeOf(file);
