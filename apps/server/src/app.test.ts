@@ -229,6 +229,14 @@ describe('server', () => {
     expect(await nook.orm.em.fork().count(Asset)).toBe(countBefore);
   });
 
+  it('takes many uploads at once', async () => {
+    const files = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => makeJpeg({ seed: `5${i}5${i}5${i}` })),
+    );
+    const responses = await Promise.all(files.map((data, i) => upload([{ name: `burst-${i}.jpg`, data }])));
+    expect(responses.map((response) => response.status)).toEqual(Array(8).fill(201));
+  });
+
   it('pages the timeline by keyset without gaps or repeats', async () => {
     const pages: string[][] = [];
     let cursor: string | null = null;

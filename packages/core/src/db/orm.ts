@@ -52,10 +52,12 @@ export function ormOptions(dataDir: string, log: OrmLog = () => undefined): Opti
     discovery: { warnWhenNoEntities: true },
     allowGlobalContext: false,
     forceUtcTimezone: true,
-    // WAL lets readers run beside the writer; a few connections let queries use libuv's threads at once.
+    // One connection: with several, a write transaction whose read snapshot went stale fails at once
+    // with SQLITE_BUSY (WAL cannot upgrade it), whatever the busy timeout. Readers of other processes
+    // still run beside it.
     pool: {
       min: 1,
-      max: 4,
+      max: 1,
       afterCreate(connection: SqliteHandle, done: (error: Error | null, connection: SqliteHandle) => void) {
         connection.exec(connectionPragmas, (error) => done(error, connection));
       },

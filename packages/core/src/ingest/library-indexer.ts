@@ -319,9 +319,13 @@ export class LibraryIndexer {
       this.em.fork(),
       items.map((item) => item.digest.sha256),
     );
+    // Also resolved before the transaction: a query inside it on another EntityManager would wait
+    // forever for the single SQLite connection the transaction holds.
+    const moveSources: (KnownFile | null)[] = [];
+    for (const item of items) moveSources.push(item.existing ? null : await moveSource(item.digest.sha256));
     const outcomes = await this.em.fork().transactional(async (em) => {
       const results: FileOutcome[] = [];
-      for (const { file, existing, digest } of items) {
+      for (const [index, { file, existing, digest }] of items.entries()) {
         const mtime = mtimeOf(file);
         const name = path.posix.basename(file.path);
         if (existing && existing.sha256 === digest.sha256) {
@@ -330,7 +334,7 @@ export class LibraryIndexer {
           continue;
         }
         if (!existing) {
-          const source = await moveSource(digest.sha256);
+          const source = moveSources[index];
           if (source) {
             await em.nativeUpdate(
               Asset,
