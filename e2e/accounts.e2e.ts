@@ -237,6 +237,67 @@ describe('accounts', () => {
     await stranger.context().close();
   });
 
+  it('shares an album: a stranger sees its grid, opens a photo large and closes it with Escape', async () => {
+    await page.goto(url);
+    const tile = page.locator('[data-asset-id]', { hasText: 'garden.jpg' });
+    const assetId = await tile.getAttribute('data-asset-id');
+    await openMenu(page, admin.displayName);
+    await page.getByRole('link', { name: 'Albums' }).click();
+    await page.getByRole('heading', { name: 'Albums' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Garden');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const row = page.locator('li[data-album-id]', { hasText: 'Garden' });
+    await row.waitFor();
+    const albumId = await row.getAttribute('data-album-id');
+    // The web cannot add photos to an album, so this one joins through the API.
+    const added = await page.evaluate(
+      async (input) =>
+        (
+          await fetch('/trpc/albums.addAssets', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(input),
+          })
+        ).status,
+      { id: albumId, assetIds: [assetId] },
+    );
+    expect(added).toBe(200);
+    await page.reload();
+    await row.getByText('1 item').waitFor();
+    await shoot(page, 'albums-light');
+
+    await row.getByRole('button', { name: 'Share Garden' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Share “Garden”' });
+    await dialog.getByLabel('Allow download').check();
+    await dialog.getByRole('button', { name: 'Create link' }).click();
+    const link = await page
+      .getByRole('dialog', { name: 'Link created' })
+      .getByLabel('Anyone with this link can open the album')
+      .inputValue();
+    await page.getByRole('button', { name: 'Done' }).click();
+
+    const stranger = await freshPage();
+    await stranger.goto(link);
+    await stranger.getByRole('heading', { name: 'Garden' }).waitFor();
+    await imageDecoded(stranger, 'ul[aria-label="Photos in Garden"] img');
+    expect(await stranger.locator('header').count()).toBe(0);
+    expect(await stranger.getByText(admin.displayName).count()).toBe(0);
+    await shoot(stranger, 'share-album-light');
+    await shoot(stranger, 'share-album-dark', { dark: true });
+    await shoot(stranger, 'share-album-phone', { viewport: phone });
+    await stranger.setViewportSize(desktop);
+
+    await stranger.getByRole('button', { name: 'Open garden.jpg' }).click();
+    const viewer = stranger.getByRole('dialog', { name: 'garden.jpg' });
+    await imageDecoded(stranger, 'dialog img[alt="garden.jpg"]');
+    await viewer.getByRole('link', { name: 'Download' }).waitFor();
+    await shoot(stranger, 'share-album-viewer-light');
+    await stranger.keyboard.press('Escape');
+    await viewer.waitFor({ state: 'detached' });
+    expect(await stranger.locator(':focus').getAttribute('aria-label')).toBe('Open garden.jpg');
+    await stranger.context().close();
+  });
+
   it('creates an API token whose secret shows once, and lists this device', async () => {
     await openMenu(page, admin.displayName);
     await page.getByRole('link', { name: 'Settings' }).click();

@@ -55,6 +55,8 @@ describe('accounts and hardening', () => {
       expect(publicRoutes.sort()).toEqual([
         'GET /api/health',
         'GET /api/shares/:token',
+        'GET /api/shares/:token/items/:id/original',
+        'GET /api/shares/:token/items/:id/thumbnail',
         'GET /api/shares/:token/original',
         'GET /api/shares/:token/thumbnail',
         'POST /api/shares/:token/unlock',
@@ -306,7 +308,7 @@ describe('sessions, tokens, members and shares', () => {
       originalUrl: string | null;
       previewUrl: string | null;
     };
-    expect(body).toMatchObject({ name: 'admin.jpg', originalUrl: null });
+    expect(body).toMatchObject({ type: 'asset', kind: 'image', name: 'admin.jpg', originalUrl: null });
     expect(JSON.stringify(body)).not.toContain(adminAsset.id);
     expect((await visitor.fetch(`/api/shares/${token}/original`)).status).toBe(403);
     expect((await visitor.fetch(`/api/assets/${adminAsset.id}/original`)).status).toBe(401);

@@ -13,3 +13,4 @@ export type TokenScope = TokenDto['scopes'][number];
 export type ManagedUser = Result<TrpcClient['users']['list']['query']>[number];
 export type AuditEventDto = Result<TrpcClient['users']['auditLog']['query']>[number];
 export type ShareDto = Result<TrpcClient['shares']['list']['query']>[number];
+export type AlbumDto = Result<TrpcClient['albums']['list']['query']>[number];

@@ -1,4 +1,4 @@
-// shares.*: public links to one's own assets.
+// shares.*: public links to one's own assets and albums.
 import { ShareService, type Share } from '@nook/core';
 import { z } from 'zod';
 import { protectedProcedure, router, sessionProcedure } from '../trpc';
@@ -7,8 +7,10 @@ function toShareDto(share: Share) {
   return {
     id: share.id,
     url: `/s/${share.token}`,
-    assetId: share.asset.id,
-    assetName: share.asset.isInitialized() ? share.asset.getEntity().name : null,
+    assetId: share.asset?.id ?? null,
+    assetName: share.asset?.isInitialized() ? share.asset.getEntity().name : null,
+    albumId: share.album?.id ?? null,
+    albumName: share.album?.isInitialized() ? share.album.getEntity().name : null,
     allowDownload: share.allowDownload,
     hasPassword: share.passwordHash !== null,
     expiresAt: share.expiresAt?.toISOString() ?? null,
@@ -24,12 +26,17 @@ export const sharesRouter = router({
 
   create: sessionProcedure
     .input(
-      z.object({
-        assetId: z.uuid(),
-        expiresAt: z.iso.datetime().nullish(),
-        password: z.string().min(1).max(256).nullish(),
-        allowDownload: z.boolean().default(false),
-      }),
+      z
+        .object({
+          assetId: z.uuid().optional(),
+          albumId: z.uuid().optional(),
+          expiresAt: z.iso.datetime().nullish(),
+          password: z.string().min(1).max(256).nullish(),
+          allowDownload: z.boolean().default(false),
+        })
+        .refine((input) => !input.assetId !== !input.albumId, {
+          message: 'give exactly one of assetId and albumId',
+        }),
     )
     .mutation(async ({ ctx, input }) => {
       const share = await new ShareService(ctx.em).create(

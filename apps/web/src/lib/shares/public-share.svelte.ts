@@ -1,8 +1,9 @@
-// What a visitor of a share link sees: the shared file, a password prompt, or that the link is gone.
+// What a visitor of a share link sees: the shared file or album, a password prompt, or that the link is gone.
 import { UNREACHABLE } from '$lib/errors';
 
 /** The server's public view of a shared asset (`GET /api/shares/:token`). */
 export interface SharedAsset {
+  type: 'asset';
   name: string;
   kind: 'image' | 'video' | 'other';
   mime: string;
@@ -17,6 +18,32 @@ export interface SharedAsset {
   originalUrl: string | null;
 }
 
+/** One file of a shared album. */
+export interface SharedAlbumItem {
+  id: string;
+  name: string;
+  kind: 'image' | 'video' | 'other';
+  mime: string;
+  width: number | null;
+  height: number | null;
+  takenAt: string;
+  thumbnailUrl: string | null;
+  previewUrl: string | null;
+  originalUrl: string | null;
+}
+
+/** The server's public view of a shared album: its newest live items, at most 500. */
+export interface SharedAlbum {
+  type: 'album';
+  name: string;
+  count: number;
+  allowDownload: boolean;
+  expiresAt: string | null;
+  items: SharedAlbumItem[];
+}
+
+export type SharedContent = SharedAsset | SharedAlbum;
+
 export type PublicShareStatus = 'loading' | 'ready' | 'locked' | 'gone' | 'error';
 
 async function messageOf(response: Response): Promise<string | null> {
@@ -29,7 +56,7 @@ async function messageOf(response: Response): Promise<string | null> {
 export class PublicShare {
   readonly #base: string;
   #status = $state<PublicShareStatus>('loading');
-  #asset = $state.raw<SharedAsset | null>(null);
+  #content = $state.raw<SharedContent | null>(null);
   #error = $state<string | null>(null);
 
   constructor(token: string) {
@@ -39,8 +66,8 @@ export class PublicShare {
   get status(): PublicShareStatus {
     return this.#status;
   }
-  get asset(): SharedAsset | null {
-    return this.#asset;
+  get content(): SharedContent | null {
+    return this.#content;
   }
   get error(): string | null {
     return this.#error;
@@ -52,7 +79,7 @@ export class PublicShare {
     try {
       const response = await fetch(this.#base, { headers: { accept: 'application/json' } });
       if (response.ok) {
-        this.#asset = (await response.json()) as SharedAsset;
+        this.#content = (await response.json()) as SharedContent;
         this.#status = 'ready';
       } else if (response.status === 401) {
         this.#status = 'locked';

@@ -6,6 +6,7 @@ import { Migration20261124090604 } from './Migration20261124090604';
 import { Migration20261124093025 } from './Migration20261124093025';
 import { Migration20261124093212 } from './Migration20261124093212';
 import { Migration20261124093311 } from './Migration20261124093311';
+import { Migration20261124095917 } from './Migration20261124095917';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124093025', class: Migration20261124093025 },
   { name: 'Migration20261124093212', class: Migration20261124093212 },
   { name: 'Migration20261124093311', class: Migration20261124093311 },
+  { name: 'Migration20261124095917', class: Migration20261124095917 },
 ];
