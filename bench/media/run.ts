@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { dng, heic, photo, video } from '../../packages/media/src/test-files';
+import { dng, heic, photo, video } from '../../test/media-files';
 import type { Measurement, Method, Task } from './measure';
 
 const run = promisify(execFile);

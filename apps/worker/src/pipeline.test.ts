@@ -4,11 +4,11 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, setUpAdmin, startTestNook, type TestClient, type TestNook } from '../../../test/harness';
 import { makeJpeg } from '../../../test/media';
+import { pngHeaderOnly } from '../../../test/media-files';
 
 const execFileAsync = promisify(execFile);
 
@@ -27,28 +27,6 @@ interface AssetView {
   video: { codec: string | null } | null;
   thumbhash: string | null;
   thumbnailUrl: string | null;
-}
-
-/** A PNG whose header claims 60000×60000 pixels: a decompression bomb must be refused before decoding. */
-function pngClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', Buffer.alloc(16)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 async function makeVideo(seconds = 3): Promise<Buffer> {
@@ -136,7 +114,7 @@ describe('media pipeline', () => {
       truncated: await upload('truncated.jpg', good.subarray(0, Math.floor(good.length / 2))),
       empty: await upload('empty.jpg', Buffer.alloc(0)),
       pngNamedJpg: await upload('really-a-png.jpg', png),
-      bomb: await upload('bomb.png', pngClaiming(60000, 60000)),
+      bomb: await upload('bomb.png', pngHeaderOnly(60000, 60000)),
       corruptVideo: await upload('corrupt.mp4', (await makeVideo(2)).subarray(0, 3000)),
     };
     const results = Object.fromEntries(

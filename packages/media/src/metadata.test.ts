@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaError, readImageMetadata } from './index';
-import { pngHeaderOnly } from './test-files';
+import { pngHeaderOnly } from '../../../test/media-files';
 
 const run = promisify(execFile);
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { thumbHashToApproximateAspectRatio } from 'thumbhash';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaError, makeThumbnails } from './index';
-import { photo, pngHeaderOnly } from './test-files';
+import { photo, pngHeaderOnly } from '../../../test/media-files';
 
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 let dir: string;

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaError, makeVideoPoster, probeVideo } from './index';
-import { video } from './test-files';
+import { video } from '../../../test/media-files';
 import { runTool } from './tools';
 
 const run = promisify(execFile);
