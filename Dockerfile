@@ -14,7 +14,7 @@ RUN npm ci --no-audit --no-fund \
 
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg \
+ && apt-get install -y --no-install-recommends ffmpeg libheif-examples libimage-exiftool-perl \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir /data && chown node:node /data
 COPY --from=build --chown=node:node /app /app
