@@ -1,19 +1,17 @@
 // Accounts in Chromium against a real `nook start`: setup, sign-in, share links seen by strangers, settings, members.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
   desktop,
-  launchBrowser,
   openMenu,
   phone,
   shoot,
   signIn,
-  startNook,
+  startSession,
+  type E2eSession,
   type Nook,
 } from './harness';
 
@@ -24,9 +22,9 @@ describe('accounts', () => {
   let nook: Nook;
   let url: string;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
+  let session: E2eSession;
   /** Share links by what they are, as `/s/<token>`. */
   const links = { open: '', protected: '' };
 
@@ -68,19 +66,13 @@ describe('accounts', () => {
   }
 
   beforeAll(async () => {
-    filesDir = await mkdtemp(path.join(tmpdir(), 'nook-e2e-files-'));
-    nook = await startNook();
+    session = await startSession();
+    ({ nook, browser, page, filesDir, pageErrors } = session);
     url = nook.url;
-    browser = await launchBrowser();
-    context = await browser.newContext({ viewport: desktop });
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await nook?.stop();
-    if (filesDir) await rm(filesDir, { recursive: true, force: true });
+    await session?.close();
   });
 
   it('sends a fresh Nook to setup, checks the form, and creates the administrator', async () => {

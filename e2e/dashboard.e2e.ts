@@ -1,18 +1,17 @@
 // The dashboard in Chromium against a real `nook start`, signed in: empty state, uploads, duplicates, failures, outages.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   completeSetup,
   desktop,
-  launchBrowser,
   phone,
   shoot as shootPage,
-  startNook,
+  startSession,
+  type E2eSession,
   type Nook,
 } from './harness';
 
@@ -20,10 +19,9 @@ describe('dashboard', () => {
   let filesDir: string;
   let nook: Nook;
   let url: string;
-  let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
+  let session: E2eSession;
 
   const tiles = () => page.locator('[data-asset-id]');
   const fileInput = () => page.locator('input[type="file"]').first();
@@ -45,20 +43,13 @@ describe('dashboard', () => {
   }
 
   beforeAll(async () => {
-    filesDir = await mkdtemp(path.join(tmpdir(), 'nook-e2e-files-'));
-    nook = await startNook();
+    session = await startSession();
+    ({ nook, page, filesDir, pageErrors } = session);
     url = nook.url;
-    browser = await launchBrowser();
-    context = await browser.newContext({ viewport: desktop });
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
   });
 
   afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await nook?.stop();
-    if (filesDir) await rm(filesDir, { recursive: true, force: true });
+    await session?.close();
   });
 
   it('welcomes an empty library once the administrator exists', async () => {

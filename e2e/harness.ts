@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 export const screenshots = path.join(root, 'e2e', 'screenshots');
@@ -172,4 +172,40 @@ export async function signIn(page: Page, url: string, username: string, password
 export async function openMenu(page: Page, displayName: string): Promise<void> {
   await page.getByRole('button', { name: displayName, exact: true }).click();
   await page.getByRole('navigation', { name: 'Account' }).waitFor();
+}
+
+/** One browser test file's world: a Nook, Chromium with a desktop page, and a folder for test files. */
+export interface E2eSession {
+  nook: Nook;
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  filesDir: string;
+  /** Uncaught errors of the page, which a test expects to stay empty. */
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+export async function startSession(): Promise<E2eSession> {
+  const filesDir = await mkdtemp(path.join(tmpdir(), 'nook-e2e-files-'));
+  const nook = await startNook();
+  const browser = await launchBrowser();
+  const context = await browser.newContext({ viewport: desktop });
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  return {
+    nook,
+    browser,
+    context,
+    page,
+    filesDir,
+    pageErrors,
+    async close() {
+      await context.close();
+      await browser.close();
+      await nook.stop();
+      await rm(filesDir, { recursive: true, force: true });
+    },
+  };
 }
