@@ -99,6 +99,7 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
     logger,
     secret: await ServerSecret.load(dataDir.root),
     maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
+    trashDays: 30,
     trustProxy: false,
     version: 'test',
   });

@@ -58,6 +58,7 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
   const app = await buildApp({
     ...runtime,
     maxUploadBytes: config.maxUploadBytes,
+    trashDays: config.trashDays,
     trustProxy: config.trustProxy,
     webRoot,
     version,

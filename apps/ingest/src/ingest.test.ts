@@ -27,7 +27,9 @@ interface LibraryDto {
 
 interface StatusDto {
   online: boolean;
+  scanning: boolean;
   watchingWith: string | null;
+  watchReason: string;
   filesystem: string | null;
   lastScanFinishedAt: string | null;
   lastScan: { added: number; seen: number; hashed: number; unreadable: number } | null;
@@ -110,6 +112,8 @@ describe('folder libraries', () => {
     const first = await scanned(library.id);
     expect(first.lastScan).toMatchObject({ seen: 5, added: 5, hashed: 5 });
     expect(first.watchingWith).toBe('events');
+    expect(first.scanning).toBe(false);
+    expect(first.watchReason).toMatch(/is a local disk, so changes arrive as filesystem events/);
     expect(await online(library.id)).toEqual([...files].sort());
     const asset = (await rows(library.id)).get('2023/summer/a.txt')!;
     expect(asset).toMatchObject({
@@ -362,6 +366,22 @@ describe('folder libraries', () => {
     const everyone = await admin.query<LibraryDto[]>('libraries.list', { everyone: true });
     expect(everyone.map((library) => library.id)).toEqual(expect.arrayContaining([own.id, adminLibrary.id]));
 
+    const candidate = await newRoot();
+    expect(await member.query('libraries.checkPath', { rootPath: `${candidate}/` })).toMatchObject({
+      path: candidate,
+      watchingWith: 'events',
+      reason: expect.stringMatching(/local disk/),
+    });
+    await expect(member.query('libraries.checkPath', { rootPath: '/no/such/folder' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: 'the folder /no/such/folder does not exist',
+    });
+    await expect(
+      member.query('libraries.checkPath', { rootPath: nook.dataDir.library }),
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/inside Nook's data directory/),
+    });
     await expect(
       member.mutate('libraries.create', { name: 'nowhere', rootPath: '/no/such/folder' }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: 'the folder /no/such/folder does not exist' });

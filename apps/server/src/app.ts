@@ -69,6 +69,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
         dataDir: deps.dataDir,
         queue: deps.queue,
         throttle,
+        trashDays: deps.trashDays,
         statsCache,
         sessionCookie: {
           set: (token: string) => setSessionCookie(req, res, token),

@@ -251,8 +251,14 @@ describe('library API', () => {
       trashed: 2,
     });
     expect(await member.mutate('assets.restore', { ids: [ids['notes.txt']] })).toEqual({ restored: 0 });
-    const trash = await admin.query<Page>('trash.list', {});
+    const trash = await admin.query<{
+      retentionDays: number;
+      items: (Item & { deletedAt: string; purgeAfter: string })[];
+    }>('trash.list', {});
     expect(trash.items.map((item) => item.name).sort()).toEqual(['birthday.jpg', 'notes.txt']);
+    expect(trash.retentionDays).toBe(30);
+    for (const item of trash.items)
+      expect(Date.parse(item.purgeAfter) - Date.parse(item.deletedAt)).toBe(30 * 24 * 60 * 60 * 1000);
     expect((await admin.query<Page>('assets.list', {})).items.map((item) => item.name)).not.toContain(
       'notes.txt',
     );

@@ -137,8 +137,11 @@ describe('media pipeline', () => {
     );
     expect(summary.queues.metadata!.completed).toBeGreaterThan(3);
     expect(summary.queues.thumbnail!.completed).toBeGreaterThan(1);
-    const failed = await admin.query<{ name: string; error: string }[]>('jobs.failed', {});
+    const failed = await admin.query<{ id: string; name: string; error: string }[]>('jobs.failed', {});
     expect(failed.map((asset) => asset.name)).toEqual(expect.arrayContaining(['truncated.jpg', 'bomb.png']));
+    const bomb = failed.find((asset) => asset.name === 'bomb.png')!;
+    expect(await admin.mutate('jobs.retryFailed', { ids: [bomb.id] })).toEqual({ queued: 1 });
+    expect((await settled(bomb.id)).status).toBe('failed');
 
     const ready = (await admin.query<{ items: AssetView[] }>('assets.list', { limit: 100 })).items.find(
       (a) => a.name === 'exif.jpg',

@@ -14,6 +14,8 @@ export interface Context {
   dataDir: DataDir;
   queue: Pick<JobQueue, 'enqueue' | 'stats'>;
   throttle: LoginThrottle;
+  /** Days a trashed asset stays restorable before the daily purge removes it. */
+  trashDays: number;
   sessionCookie: SessionCookie;
   /** Recently computed stats per user, owned by the server so they outlive a request. */
   statsCache: Map<string, { at: number; value: unknown }>;

@@ -38,7 +38,9 @@ export {
 } from './libraries/library.entity';
 export {
   LibraryService,
+  explainWatchMode,
   type LibraryCounts,
+  type RootInspection,
   type LibrarySettings,
   type NewLibrary,
 } from './libraries/library.service';

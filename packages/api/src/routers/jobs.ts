@@ -2,6 +2,7 @@
 import { AssetService } from '@nook/core';
 import { z } from 'zod';
 import { adminProcedure, protectedProcedure, router } from '../trpc';
+import { ids } from './filters';
 
 /** Members act on their own files; an administrator may act on everybody's. */
 const scope = z.object({ everyone: z.boolean().default(false) });
@@ -24,10 +25,13 @@ export const jobsRouter = router({
       }));
     }),
 
-  retryFailed: protectedProcedure.input(scope).mutation(async ({ ctx, input }) => {
-    const owner = input.everyone && ctx.user.role === 'admin' ? null : ctx.user.id;
-    return { queued: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).retryFailed(owner) };
-  }),
+  /** Retries every failed asset in scope, or only those named in `ids`. */
+  retryFailed: protectedProcedure
+    .input(scope.extend({ ids: ids.optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const owner = input.everyone && ctx.user.role === 'admin' ? null : ctx.user.id;
+      return { queued: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).retryFailed(owner, input.ids) };
+    }),
 
   makeMissing: adminProcedure.mutation(async ({ ctx }) => ({
     queued: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).makeMissing(null),

@@ -1,5 +1,5 @@
 // libraries.*: watched folders and NAS shares — settings, rescans and how indexing stands.
-import { LibraryService, watchModes, type Library, type LibraryCounts } from '@nook/core';
+import { explainWatchMode, LibraryService, watchModes, type Library, type LibraryCounts } from '@nook/core';
 import { z } from 'zod';
 import type { Context } from '../context';
 import { protectedProcedure, router } from '../trpc';
@@ -30,7 +30,13 @@ function toStatusDto(library: Library, counts: LibraryCounts) {
     online: library.offlineAt === null,
     offlineSince: library.offlineAt?.toISOString() ?? null,
     filesystem: library.filesystem,
+    watchMode: library.watchMode,
     watchingWith: library.watchingWith,
+    watchReason: explainWatchMode(library.watchMode, library.watchingWith, library.filesystem),
+    /** A scan started and not yet finished; its progress shows in `assets` as it goes. */
+    scanning:
+      library.lastScanStartedAt !== null &&
+      (library.lastScanFinishedAt === null || library.lastScanFinishedAt < library.lastScanStartedAt),
     lastScanStartedAt: library.lastScanStartedAt?.toISOString() ?? null,
     lastScanFinishedAt: library.lastScanFinishedAt?.toISOString() ?? null,
     lastScanError: library.lastScanError,
@@ -87,6 +93,11 @@ export const librariesRouter = router({
     await service(ctx).delete(ctx.user, input.id);
     return { ok: true };
   }),
+
+  /** Checks a folder before it is added: it must exist and be readable; says how it would be watched. */
+  checkPath: protectedProcedure
+    .input(z.object({ rootPath: settings.shape.rootPath }))
+    .query(async ({ ctx, input }) => service(ctx).inspectRoot(input.rootPath)),
 
   rescan: protectedProcedure.input(byId).mutation(async ({ ctx, input }) => {
     await service(ctx).rescan(ctx.user, input.id);

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { protectedProcedure, router } from '../trpc';
 import { toAssetDto } from './assets';
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 export const trashRouter = router({
   list: protectedProcedure
     .input(
@@ -14,10 +16,14 @@ export const trashRouter = router({
     )
     .query(async ({ ctx, input }) => {
       const page = await new TrashService(ctx.em, ctx.dataDir).list(ctx.user.id, input.limit, input.cursor);
+      const retention = ctx.trashDays * DAY_MS;
       return {
+        retentionDays: ctx.trashDays,
         items: page.items.map((asset) => ({
           ...toAssetDto(asset),
           deletedAt: asset.deletedAt!.toISOString(),
+          // The daily purge takes it on its first run after this moment.
+          purgeAfter: new Date(asset.deletedAt!.getTime() + retention).toISOString(),
         })),
         nextCursor: page.nextCursor,
       };

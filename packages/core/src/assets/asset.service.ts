@@ -248,12 +248,13 @@ export class AssetService {
     );
   }
 
-  /** Sends failed assets through the pipeline again; returns how many. */
-  async retryFailed(ownerId: string | null): Promise<number> {
+  /** Sends failed assets (all, or only those in `ids`) through the pipeline again; returns how many. */
+  async retryFailed(ownerId: string | null, ids?: string[]): Promise<number> {
     const failed = await this.em.find(Asset, {
       status: 'failed',
       deletedAt: null,
       ...(ownerId && { owner: ownerId }),
+      ...(ids && { id: { $in: ids } }),
     });
     for (const asset of failed) {
       await this.em.nativeUpdate(

@@ -6,9 +6,10 @@ import { ref, type EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
 import { NookError } from '../errors';
 import { defaultExclusions } from '../ingest/exclusions';
+import { detectFilesystem, isNetworkFilesystem } from '../ingest/mountinfo';
 import type { JobQueue } from '../queue/job-queue';
 import type { User } from '../users/user.entity';
-import { Library, type WatchMode } from './library.entity';
+import { Library, type WatchingWith, type WatchMode } from './library.entity';
 
 export interface LibrarySettings {
   name: string;
@@ -28,6 +29,34 @@ export interface LibraryCounts {
   offline: number;
   pending: number;
   failed: number;
+}
+
+/** What a folder would be, checked before it becomes a library: where it resolves and how it would be watched. */
+export interface RootInspection {
+  path: string;
+  filesystem: string | null;
+  watchingWith: WatchingWith;
+  reason: string;
+}
+
+/**
+ * Why a library is followed the way it is, in a sentence for the libraries page. `watchingWith` is
+ * what ingest decided at run time (null before its first scan or when watching is off).
+ */
+export function explainWatchMode(
+  watchMode: WatchMode,
+  watchingWith: WatchingWith | null,
+  filesystem: string | null,
+): string {
+  if (watchMode === 'off') return 'Watching is off: changes are found by the scheduled rescans only.';
+  if (watchMode === 'events') return 'Set to filesystem events by hand.';
+  if (watchMode === 'poll') return 'Set to polling by hand.';
+  const fs = filesystem ?? 'unknown filesystem';
+  if (watchingWith === null) return 'Chosen automatically when the first scan runs.';
+  if (watchingWith === 'events') return `${fs} is a local disk, so changes arrive as filesystem events.`;
+  if (isNetworkFilesystem(filesystem))
+    return `${fs} is a network filesystem: changes made by other machines send no events, so Nook polls.`;
+  return 'The folder tree needs more inotify watches than the system allows (fs.inotify.max_user_watches), so Nook polls.';
 }
 
 export class LibraryService {
@@ -96,6 +125,19 @@ export class LibraryService {
     await this.em.removeAndFlush(library);
     // Tells the ingest process to stop watching it.
     await this.queue.enqueue('library-scan', { libraryId: id }, id);
+  }
+
+  /** Checks a folder as `create` would, and says how `auto` would watch it; nothing is saved. */
+  async inspectRoot(rootPath: string): Promise<RootInspection> {
+    const resolved = await this.checkRoot(rootPath);
+    const filesystem = await detectFilesystem(resolved);
+    const watchingWith: WatchingWith = isNetworkFilesystem(filesystem) ? 'poll' : 'events';
+    return {
+      path: resolved,
+      filesystem,
+      watchingWith,
+      reason: explainWatchMode('auto', watchingWith, filesystem),
+    };
   }
 
   async rescan(user: User, id: string): Promise<void> {
