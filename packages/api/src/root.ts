@@ -2,6 +2,7 @@
 import { albumsRouter } from './routers/albums';
 import { assetsRouter } from './routers/assets';
 import { authRouter } from './routers/auth';
+import { backupsRouter } from './routers/backups';
 import { foldersRouter } from './routers/folders';
 import { jobsRouter } from './routers/jobs';
 import { librariesRouter } from './routers/libraries';
@@ -24,6 +25,7 @@ export const appRouter = router({
   search: searchRouter,
   stats: statsRouter,
   shares: sharesRouter,
+  backups: backupsRouter,
 });
 
 export type AppRouter = typeof appRouter;

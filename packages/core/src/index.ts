@@ -97,3 +97,20 @@ export { AlbumService, type AlbumSummary } from './albums/album.service';
 export { FolderService, normaliseFolder, type FolderListing } from './folders/folder.service';
 export { SearchService, type SearchPage } from './search/search.service';
 export { StatsService, type DiskUsage } from './stats/stats.service';
+export { BackupSchedule, defaultInclude, type BackupInclude } from './backups/backup-schedule.entity';
+export {
+  BackupRun,
+  type BackupFileError,
+  type BackupProgress,
+  type BackupRunKind,
+  type BackupRunStatus,
+} from './backups/backup-run.entity';
+export {
+  BackupService,
+  type BackupFreshness,
+  type BackupSettings,
+  type NewBackupSchedule,
+  type SavedSchedule,
+} from './backups/backup.service';
+export { isTimeZone, longestIntervalMs, nextRuns, validateCron } from './backups/cron';
+export { checkTarget, targetLayout } from './backups/target';

@@ -5,6 +5,8 @@ import { MikroORM, type Options } from '@mikro-orm/sqlite';
 import { Migrator } from '@mikro-orm/migrations';
 import { AlbumSchema } from '../albums/album.entity';
 import { AssetSchema } from '../assets/asset.entity';
+import { BackupRunSchema } from '../backups/backup-run.entity';
+import { BackupScheduleSchema } from '../backups/backup-schedule.entity';
 import { AuditEventSchema } from '../audit/audit-event.entity';
 import { ApiTokenSchema } from '../auth/api-token.entity';
 import { SessionSchema } from '../auth/session.entity';
@@ -22,6 +24,8 @@ export const entities = [
   ShareSchema,
   AuditEventSchema,
   AlbumSchema,
+  BackupScheduleSchema,
+  BackupRunSchema,
 ];
 
 interface SqliteHandle {

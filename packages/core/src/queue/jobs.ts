@@ -13,6 +13,16 @@ export const jobPayloads = {
   'trash-purge': z.object({}),
   /** Reconciles one folder library (and applies its settings to the watcher); without an id, every one due. */
   'library-scan': z.object({ libraryId: z.uuid().optional() }),
+  /** One backup run of a schedule. */
+  backup: z.object({ scheduleId: z.uuid(), trigger: z.enum(['manual', 'scheduled']) }),
+  /** Re-hashes a sample (or all) of a schedule's target to find bit rot. */
+  'backup-verify': z.object({
+    scheduleId: z.uuid(),
+    trigger: z.enum(['manual', 'scheduled']),
+    samplePercent: z.number().int().min(1).max(100),
+  }),
+  /** Every minute: sends the backup and verify runs whose time has come. */
+  'backup-tick': z.object({}),
 } as const;
 
 export type QueueName = keyof typeof jobPayloads;
@@ -61,6 +71,26 @@ export const queuePolicies: Record<QueueName, QueuePolicy> = {
     retryBackoff: true,
     expireInSeconds: 6 * 60 * 60,
     retentionDays: 7,
+  },
+  // One run waiting and one running per schedule (the singleton key); a first run may take hours.
+  backup: {
+    policy: 'stately',
+    retryLimit: 1,
+    retryDelay: 5 * 60,
+    expireInSeconds: 12 * 60 * 60,
+    retentionDays: 30,
+  },
+  'backup-verify': {
+    policy: 'stately',
+    retryLimit: 0,
+    expireInSeconds: 12 * 60 * 60,
+    retentionDays: 30,
+  },
+  'backup-tick': {
+    policy: 'singleton',
+    retryLimit: 0,
+    expireInSeconds: 5 * 60,
+    retentionDays: 1,
   },
   'trash-purge': {
     policy: 'singleton',

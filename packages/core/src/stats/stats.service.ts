@@ -1,6 +1,7 @@
 // The numbers behind the stats page: storage by kind, library and user, growth, disks, queues.
 import { statfs } from 'node:fs/promises';
 import type { EntityManager } from '@mikro-orm/sqlite';
+import { BackupService } from '../backups/backup.service';
 import { Library } from '../libraries/library.entity';
 import type { JobQueue } from '../queue/job-queue';
 import { storageByUser, storageTotals } from '../sql/reads';
@@ -28,7 +29,7 @@ export class StatsService {
   constructor(
     private readonly em: EntityManager,
     private readonly dataDir: DataDir,
-    private readonly queue: Pick<JobQueue, 'stats'>,
+    private readonly queue: Pick<JobQueue, 'stats' | 'enqueue'>,
   ) {}
 
   async summary(user: User) {
@@ -69,7 +70,19 @@ export class StatsService {
         ...folders.map((library) => disk(library.name, this.dataDir.resolveLibraryRoot(library.rootPath))),
       ]),
       queues: await this.queue.stats(),
-      lastBackup: null,
+      lastBackup: everyone ? await this.lastBackup() : null,
+    };
+  }
+
+  /** Administrators see how old the newest successful backup is, and a warning when one is overdue. */
+  private async lastBackup() {
+    const { last, warnings } = await new BackupService(this.em, this.dataDir, this.queue).freshness();
+    return {
+      scheduleId: last?.scheduleId ?? null,
+      scheduleName: last?.scheduleName ?? null,
+      finishedAt: last?.finishedAt.toISOString() ?? null,
+      ageSeconds: last?.ageSeconds ?? null,
+      warnings,
     };
   }
 }

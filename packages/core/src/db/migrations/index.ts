@@ -7,6 +7,7 @@ import { Migration20261124093025 } from './Migration20261124093025';
 import { Migration20261124093212 } from './Migration20261124093212';
 import { Migration20261124093311 } from './Migration20261124093311';
 import { Migration20261124095917 } from './Migration20261124095917';
+import { Migration20261124113913 } from './Migration20261124113913';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124093212', class: Migration20261124093212 },
   { name: 'Migration20261124093311', class: Migration20261124093311 },
   { name: 'Migration20261124095917', class: Migration20261124095917 },
+  { name: 'Migration20261124113913', class: Migration20261124113913 },
 ];

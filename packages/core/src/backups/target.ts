@@ -1,0 +1,156 @@
+// A backup target on disk: its layout, the checks before a run, and the lock that keeps runs apart.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { open, readFile, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { NookError } from '../errors';
+
+/** Inside a target: where each kind of file goes, relative to its root. */
+export const targetLayout = {
+  /** Marks a folder as a Nook backup and says which schedule writes it. */
+  marker: 'NOOK-BACKUP.json',
+  /** What the mirror holds (path → size, hash), so the next run copies only what changed. */
+  index: 'index.json',
+  lock: '.nook-backup.lock',
+  /** Files being written; moved to their final name only once fsynced and verified. */
+  partial: '.partial',
+  /** Uploaded originals and derived files, laid out as in the data dir. */
+  data: 'data',
+  /** Watched libraries' originals, one folder per library id. */
+  libraries: 'libraries',
+  snapshots: 'snapshots',
+} as const;
+
+export const BACKUP_FORMAT = 1;
+
+/** A failure of the target as a whole (missing, read-only, full): the run stops with this reason. */
+export class TargetError extends Error {
+  override name = 'TargetError';
+}
+
+/** Turns a filesystem error on the target into a sentence a person can act on. */
+export function describeTargetError(error: unknown, targetDir: string): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return `the target ${targetDir} is missing (is the disk unplugged or the share not mounted?)`;
+    case 'EROFS':
+      return `the target ${targetDir} is on a read-only filesystem`;
+    case 'EACCES':
+    case 'EPERM':
+      return `Nook may not write to the target ${targetDir} (permission denied)`;
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `the target ${targetDir} is full`;
+    case 'EIO':
+      return `the target ${targetDir} reported an I/O error (failing disk or lost connection)`;
+    case 'ENOTDIR':
+      return `the target ${targetDir} is not a folder`;
+    default:
+      return `the target ${targetDir} failed: ${(error as Error).message}`;
+  }
+}
+
+/** Error codes that mean the target itself is unusable, so carrying on file by file is pointless. */
+export function isTargetWideError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return ['EROFS', 'ENOSPC', 'EDQUOT', 'EIO', 'EACCES', 'EPERM'].includes(code ?? '');
+}
+
+export interface TargetCheck {
+  /** Absolute, normalised. */
+  targetDir: string;
+  warnings: string[];
+}
+
+/**
+ * Refuses a target that is missing, not a folder, not writable, or inside the data dir; warns when
+ * it is on the same device as the data dir (one disk failure would take both copies).
+ */
+export async function checkTarget(targetDir: string, dataDir: string): Promise<TargetCheck> {
+  if (!path.isAbsolute(targetDir))
+    throw new NookError('BAD_REQUEST', 'the target must be an absolute path, e.g. /mnt/usb-backup/nook');
+  const target = path.resolve(targetDir);
+  const data = path.resolve(dataDir);
+  if (target === data || target.startsWith(data + path.sep))
+    throw new NookError('BAD_REQUEST', 'the target may not lie inside the data dir');
+  if (data.startsWith(target + path.sep))
+    throw new NookError('BAD_REQUEST', 'the target may not contain the data dir');
+  let info;
+  try {
+    info = await stat(target);
+  } catch (error) {
+    throw new NookError('BAD_REQUEST', describeTargetError(error, target));
+  }
+  if (!info.isDirectory()) throw new NookError('BAD_REQUEST', `the target ${target} is not a folder`);
+  const probe = path.join(target, `.nook-write-test-${randomBytes(6).toString('hex')}`);
+  try {
+    const handle = await open(probe, 'wx');
+    await handle.close();
+    await unlink(probe);
+  } catch (error) {
+    throw new NookError('BAD_REQUEST', describeTargetError(error, target));
+  }
+  const warnings: string[] = [];
+  if (info.dev === (await stat(data)).dev)
+    warnings.push(
+      'the target is on the same disk as the data dir: a failure of that disk would lose both copies',
+    );
+  return { targetDir: target, warnings };
+}
+
+interface LockOwner {
+  host: string;
+  pid: number;
+  runId: string;
+  startedAt: string;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the target's lock for one run. A lock left by a process of this host that no longer runs
+ * (killed mid-run) is taken over; one held by a live process refuses the run.
+ */
+export async function lockTarget(targetDir: string, runId: string): Promise<() => Promise<void>> {
+  const file = path.join(targetDir, targetLayout.lock);
+  const owner: LockOwner = {
+    host: hostname(),
+    pid: process.pid,
+    runId,
+    startedAt: new Date().toISOString(),
+  };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, 'wx');
+      await handle.writeFile(JSON.stringify(owner));
+      await handle.sync();
+      await handle.close();
+      return async () => {
+        await rm(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let held: Partial<LockOwner> = {};
+    try {
+      held = JSON.parse(await readFile(file, 'utf8')) as LockOwner;
+    } catch {
+      // Unreadable or half-written: whoever wrote it died before finishing the lock itself.
+    }
+    const stale = held.host === undefined || (held.host === owner.host && !processAlive(held.pid ?? 0));
+    if (!stale)
+      throw new TargetError(
+        `another backup run is writing to ${targetDir} (process ${held.pid} on ${held.host}, since ${held.startedAt})`,
+      );
+    await rm(file, { force: true });
+  }
+  throw new TargetError(`could not take the lock of ${targetDir}`);
+}
