@@ -66,6 +66,7 @@ export interface TestNook {
 export interface TestNookOptions {
   dataDir?: string;
   maxUploadBytes?: number;
+  uploadExpiryMs?: number;
   workers?: boolean;
   /** Short retry delays so a final failure arrives within a test's patience. */
   retryOverrides?: Partial<Record<QueueName, { retryDelay: number; retryBackoff: boolean }>>;
@@ -100,6 +101,7 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
     secret: await ServerSecret.load(dataDir.root),
     maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
     trashDays: 30,
+    uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3600_000,
     trustProxy: false,
     version: 'test',
   });

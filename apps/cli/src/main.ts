@@ -59,6 +59,7 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
     ...runtime,
     maxUploadBytes: config.maxUploadBytes,
     trashDays: config.trashDays,
+    uploadExpiryMs: config.uploadExpiryHours * 3600_000,
     trustProxy: config.trustProxy,
     webRoot,
     version,

@@ -11,6 +11,7 @@ import { clearSessionCookie, clientOf, requestContext, setSessionCookie } from '
 import { assetRoutes } from './routes/assets';
 import { healthRoutes } from './routes/health';
 import { shareRoutes } from './routes/shares';
+import { uploadRoutes } from './routes/uploads';
 import { webRoutes } from './routes/web';
 import { securityHeaders } from './security';
 
@@ -57,6 +58,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, deps);
   await app.register(assetRoutes, deps);
+  await app.register(uploadRoutes, deps);
   await app.register(shareRoutes, { ...deps, throttle });
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',

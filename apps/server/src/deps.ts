@@ -10,6 +10,8 @@ export interface ServerDeps {
   maxUploadBytes: number;
   /** Days trashed assets are kept; the worker purges them, the API tells people when. */
   trashDays: number;
+  /** An unfinished resumable upload is deleted this long after its creation. */
+  uploadExpiryMs: number;
   /** Whether X-Forwarded-* from a reverse proxy are believed (client IP, HTTPS). */
   trustProxy: boolean;
   /** Directory of the built web app; the dashboard is not served when it is missing. */

@@ -3,7 +3,7 @@ import type { Asset } from '@nook/core';
 import { AssetService, InvalidCursorError, SearchService, TrashService } from '@nook/core';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { protectedProcedure, router } from '../trpc';
+import { protectedProcedure, router, uploadProcedure } from '../trpc';
 import { ids, timelineFilters, toFilters } from './filters';
 
 /** What clients see of an asset; URLs are derived here so clients never build paths. */
@@ -116,6 +116,24 @@ export const assetsRouter = router({
   restore: protectedProcedure.input(z.object({ ids })).mutation(async ({ ctx, input }) => ({
     restored: await new TrashService(ctx.em, ctx.dataDir).restore(ctx.user.id, input.ids),
   })),
+
+  /**
+   * Which of these SHA-256 hashes the caller already has (not in the trash), so an uploader skips
+   * them before sending a byte. A mutation only because a batch of hashes is too long for a GET URL;
+   * it changes nothing, and upload-scoped tokens may call it.
+   */
+  checkExisting: uploadProcedure
+    .input(
+      z.object({
+        sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'expected a lower-case hex SHA-256')).max(1000),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => ({
+      existing: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).existingHashes(
+        ctx.user.id,
+        input.sha256,
+      ),
+    })),
 
   duplicates: protectedProcedure
     .input(

@@ -148,6 +148,17 @@ export class AssetService {
     return { asset, duplicate: false };
   }
 
+  /** Which of these hashes the user already has: exactly the ones ingestUpload would answer as duplicates. */
+  async existingHashes(ownerId: string, hashes: string[]): Promise<string[]> {
+    if (hashes.length === 0) return [];
+    const rows = await this.em
+      .createQueryBuilder(Asset, 'a')
+      .select('a.sha256', true)
+      .where({ owner: ownerId, sha256: { $in: [...new Set(hashes)] }, deletedAt: null })
+      .execute<{ sha256: string }[]>('all');
+    return rows.map((row) => row.sha256);
+  }
+
   /** link(2) refuses to replace an existing file, so two uploads of the same name never clobber. */
   private async linkUnderFreeName(
     tempPath: string,

@@ -29,6 +29,7 @@ export const configSchema = z.object({
     .default('false')
     .transform((value) => value === 'true' || value === '1'),
   NOOK_MAX_UPLOAD_BYTES: integer(1, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
+  NOOK_UPLOAD_EXPIRY_HOURS: integer(1, 24 * 365).default(24),
   NOOK_METADATA_CONCURRENCY: integer(1, 64).default(Math.max(1, availableParallelism())),
   NOOK_THUMBNAIL_CONCURRENCY: integer(1, 64).default(Math.max(1, availableParallelism())),
   // One ffmpeg at a time already keeps every core of a Pi busy.
@@ -48,6 +49,8 @@ export interface Config {
   /** Days a deleted asset stays restorable before the daily purge removes it. */
   trashDays: number;
   maxUploadBytes: number;
+  /** Hours after its creation that an unfinished resumable upload is deleted from <data>/tmp. */
+  uploadExpiryHours: number;
   /** Jobs each worker process runs at once, per queue. */
   concurrency: Record<MediaQueueName, number>;
 }
@@ -104,6 +107,7 @@ function toConfig(raw: RawConfig): Config {
     trustProxy: raw.NOOK_TRUST_PROXY,
     trashDays: raw.NOOK_TRASH_DAYS,
     maxUploadBytes: raw.NOOK_MAX_UPLOAD_BYTES,
+    uploadExpiryHours: raw.NOOK_UPLOAD_EXPIRY_HOURS,
     concurrency: {
       metadata: raw.NOOK_METADATA_CONCURRENCY,
       thumbnail: raw.NOOK_THUMBNAIL_CONCURRENCY,

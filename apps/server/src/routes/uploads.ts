@@ -1,0 +1,186 @@
+// Resumable uploads (tus 1.0) at /api/uploads; a finished upload takes the same path as POST /api/assets.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { link, rm } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  AssetService,
+  NookError,
+  UserService,
+  hashFile,
+  httpStatusOf,
+  type EntityManager,
+  type User,
+} from '@nook/core';
+import { EVENTS, Server, type Upload } from '@tus/server';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerDeps } from '../deps';
+import { requireAuth } from '../request-context';
+import {
+  NookUploadStore,
+  checksumAlgorithms,
+  type ChecksumAlgorithm,
+  type ExpectedChecksum,
+} from '../tus/upload-store';
+
+export const UPLOADS_PATH = '/api/uploads';
+
+/** Response headers of the request that finishes an upload: what became of it. */
+export const ASSET_HEADERS = ['Nook-Asset-Id', 'Nook-Asset-Sha256', 'Nook-Duplicate'];
+
+interface UploadContext {
+  user: User;
+  em: EntityManager;
+  checksum: ExpectedChecksum | undefined;
+}
+
+interface TusError {
+  status_code: number;
+  body: string;
+}
+
+const isTusError = (error: unknown): error is TusError =>
+  typeof error === 'object' && error !== null && 'status_code' in error;
+
+/** `Upload-Checksum: <algorithm> <base64 digest>`; an algorithm we do not know is a 400, as the extension says. */
+function parseChecksum(header: string | string[] | undefined): ExpectedChecksum | undefined {
+  if (header === undefined) return undefined;
+  const [algorithm, digest, extra] = String(header).trim().split(/\s+/);
+  if (!checksumAlgorithms.includes(algorithm as ChecksumAlgorithm)) {
+    throw new NookError(
+      'BAD_REQUEST',
+      `Upload-Checksum: unsupported algorithm ${JSON.stringify(algorithm)} (use ${checksumAlgorithms.join(', ')})`,
+    );
+  }
+  if (!digest || extra !== undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(digest)) {
+    throw new NookError('BAD_REQUEST', 'Upload-Checksum: expected "<algorithm> <base64 digest>"');
+  }
+  return { algorithm: algorithm as ChecksumAlgorithm, digest };
+}
+
+export async function uploadRoutes(
+  app: FastifyInstance,
+  deps: Pick<ServerDeps, 'dataDir' | 'queue' | 'maxUploadBytes' | 'uploadExpiryMs' | 'logger'>,
+) {
+  const { dataDir, queue, maxUploadBytes, uploadExpiryMs, logger } = deps;
+  const log = logger.child({ component: 'uploads' });
+  const requests = new AsyncLocalStorage<UploadContext>();
+  const context = (): UploadContext => {
+    const current = requests.getStore();
+    if (!current) throw new Error('a tus hook ran outside an upload request');
+    return current;
+  };
+  const store = new NookUploadStore(
+    { directory: path.join(dataDir.tmp, 'tus'), expirationPeriodInMilliseconds: uploadExpiryMs },
+    () => requests.getStore()?.checksum,
+  );
+
+  /** Domain errors keep their status and message; anything else is logged and answered plainly. */
+  const toTusError = (error: unknown): TusError => {
+    if (error instanceof NookError)
+      return { status_code: httpStatusOf[error.code], body: `${error.message}\n` };
+    if (isTusError(error)) return error;
+    log.error({ err: error }, 'upload failed');
+    return { status_code: 500, body: 'Something went wrong on the server.\n' };
+  };
+
+  const checkQuota = async (user: User, size: number | undefined) => {
+    if (user.quotaBytes === null) return;
+    const used = await new UserService(context().em).usedBytes(user.id);
+    if (used + (size ?? 0) > user.quotaBytes || used >= user.quotaBytes) {
+      throw new NookError(
+        'PAYLOAD_TOO_LARGE',
+        `storage quota exceeded: ${used} of ${user.quotaBytes} bytes used` +
+          (size === undefined ? '' : `, this file needs ${size}`),
+      );
+    }
+  };
+
+  /** Hash (unless it was hashed on the way in), dedup, link into the library, queue its metadata job. */
+  const finish = async (upload: Upload) => {
+    const { user, em } = context();
+    const size = upload.size ?? upload.offset;
+    const storedPath = upload.storage!.path;
+    const sha256 = store.takeSha256(upload.id, size) ?? (await hashFile(storedPath)).sha256;
+    // A second name for the bytes: ingestUpload consumes it, while tus still answers for the upload
+    // until the response is out (POST_FINISH removes it).
+    const tempPath = path.join(dataDir.tmp, `${randomUUID()}.part`);
+    await link(storedPath, tempPath);
+    try {
+      const users = new UserService(em);
+      const { asset, duplicate } = await new AssetService(em, dataDir, queue).ingestUpload(
+        user,
+        await users.uploadLibraryOf(user),
+        { tempPath, sha256, size },
+        upload.metadata?.filename ?? upload.metadata?.name ?? 'upload',
+      );
+      return {
+        headers: {
+          'Nook-Asset-Id': asset.id,
+          'Nook-Asset-Sha256': asset.sha256,
+          'Nook-Duplicate': String(duplicate),
+        },
+      };
+    } catch (error) {
+      await rm(tempPath, { force: true });
+      // Left in place, the finished upload would answer a retry's HEAD as complete although it was refused.
+      await store.remove(upload.id).catch(() => undefined);
+      throw toTusError(error);
+    }
+  };
+
+  const tus = new Server({
+    path: UPLOADS_PATH,
+    datastore: store,
+    maxSize: maxUploadBytes,
+    relativeLocation: true,
+    // The dashboard is same-origin; no other site may drive uploads with a visitor's cookie.
+    allowedOrigins: () => false,
+    allowedHeaders: ['Upload-Checksum'],
+    exposedHeaders: ['Upload-Checksum', 'Tus-Checksum-Algorithm', ...ASSET_HEADERS],
+    // The owner's id leads the upload's id, so every later request is checked without a lookup.
+    namingFunction: () => `${context().user.id}.${randomBytes(16).toString('hex')}`,
+    onUploadCreate: async (_request, upload) => {
+      try {
+        await checkQuota(context().user, upload.size);
+      } catch (error) {
+        throw toTusError(error);
+      }
+      return {};
+    },
+    onUploadFinish: (_request, upload) => finish(upload),
+    onResponseError: (_request, error) => toTusError(error),
+  });
+  tus.on(EVENTS.POST_FINISH, (_request, _response, upload) => {
+    store
+      .remove(upload.id)
+      .catch((error: unknown) => log.warn({ err: error, id: upload.id }, 'tus cleanup failed'));
+  });
+
+  const expire = () =>
+    tus.cleanUpExpiredUploads().then(
+      (count) => count > 0 && log.info({ count }, 'expired unfinished uploads removed'),
+      (error: unknown) => log.warn({ err: error }, 'expiring unfinished uploads failed'),
+    );
+  void expire();
+  const timer = setInterval(expire, Math.min(uploadExpiryMs, 3600_000)).unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+
+  // tus reads the body itself, unparsed and without Fastify's body limit (maxSize bounds it).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  const handle = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
+    const { user } = requireAuth(request, 'upload');
+    const { id } = request.params;
+    if (id !== undefined && !id.startsWith(`${user.id}.`))
+      throw new NookError('NOT_FOUND', 'upload not found');
+    const checksum = parseChecksum(request.headers['upload-checksum']);
+    reply.hijack();
+    if (request.method === 'OPTIONS')
+      reply.raw.setHeader('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
+    await requests.run({ user, em: request.em, checksum }, () => tus.handle(request.raw, reply.raw));
+  };
+  app.route({ method: ['POST', 'OPTIONS'], url: UPLOADS_PATH, handler: handle });
+  app.route({ method: ['HEAD', 'PATCH', 'DELETE', 'OPTIONS'], url: `${UPLOADS_PATH}/:id`, handler: handle });
+}
