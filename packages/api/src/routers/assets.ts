@@ -36,6 +36,8 @@ export function toAssetDto(asset: Asset) {
         ? { latitude: asset.latitude, longitude: asset.longitude }
         : null,
     video: asset.kind === 'video' ? { codec: asset.videoCodec, fps: asset.fps } : null,
+    favorite: asset.favorite,
+    description: asset.description,
     thumbhash: asset.thumbhash,
     status: asset.status,
     error: asset.error,
