@@ -1,43 +1,9 @@
 // The photo dashboard in Chromium against a real `nook start`: shell and navigation, drag-and-drop upload, grid, viewer, search, bulk actions.
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, completeSetup, openMenu, phone, shoot, startSession, type E2eSession } from './harness';
 
 const wide = { width: 1440, height: 900 };
-
-/** A JPEG with a date in its EXIF, so it lands in a known month of the timeline. */
-async function photo(file: string, color: string, taken: string, size = { width: 900, height: 600 }) {
-  const image = await sharp({ create: { ...size, channels: 3, background: color } })
-    .withExif({ IFD0: { Make: 'Nook', Model: 'Test Camera' }, IFD2: { DateTimeOriginal: taken } })
-    .jpeg()
-    .toBuffer();
-  await writeFile(file, image);
-  return file;
-}
-
-/** Drops files on the page the way a file manager does: a DataTransfer with File objects. */
-async function dropFiles(page: Page, files: string[]): Promise<void> {
-  const payload = await Promise.all(
-    files.map(async (file) => ({
-      name: path.basename(file),
-      data: (await readFile(file)).toString('base64'),
-    })),
-  );
-  const transfer = await page.evaluateHandle((items) => {
-    const dataTransfer = new DataTransfer();
-    for (const item of items) {
-      const bytes = Uint8Array.from(atob(item.data), (char) => char.charCodeAt(0));
-      dataTransfer.items.add(new File([bytes], item.name, { type: 'image/jpeg' }));
-    }
-    return dataTransfer;
-  }, payload);
-  await page.dispatchEvent('main', 'dragenter', { dataTransfer: transfer });
-  await page.dispatchEvent('main', 'dragover', { dataTransfer: transfer });
-  await page.dispatchEvent('main', 'drop', { dataTransfer: transfer });
-}
 
 describe('photo dashboard', () => {
   let session: E2eSession;
