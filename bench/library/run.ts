@@ -3,6 +3,7 @@
 // Seeds the real schema (migrations, FTS5 triggers and all) through SQL, starts `nook start` on it, then
 // loads each procedure over loopback with autocannon and reports p50/p95/p99 latencies.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -81,7 +82,10 @@ async function seed(db: sqlite3.Database, ownerId: string, libraryId: string): P
 }
 
 async function main(): Promise<void> {
-  const work = path.join(repoRoot, 'bench', 'work', `library-${Date.now()}`);
+  // NOOK_BENCH_KEEP names a data dir to seed once and reuse (for profiling); it is never deleted.
+  const kept = process.env.NOOK_BENCH_KEEP;
+  const work = kept ? path.resolve(kept) : path.join(repoRoot, 'bench', 'work', `library-${Date.now()}`);
+  const reuse = Boolean(kept) && existsSync(path.join(work, 'nook.db'));
   await mkdir(work, { recursive: true });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -94,7 +98,7 @@ async function main(): Promise<void> {
   const nook = path.join(repoRoot, 'apps/cli/bin/nook.js');
   let server: ReturnType<typeof spawn> | undefined;
   try {
-    await run(process.execPath, [nook, 'user', 'create', 'bench'], env, `${password}\n`);
+    if (!reuse) await run(process.execPath, [nook, 'user', 'create', 'bench'], env, `${password}\n`);
     const dbFile = path.join(work, 'nook.db');
     const db = new sqlite3.Database(dbFile);
     const [ids] = await sql<{ owner: string; library: string }>(
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
       `select owner_id as owner, id as library from libraries limit 1`,
     );
     const seedStarted = Date.now();
-    await seed(db, ids!.owner, ids!.library);
+    if (!reuse) await seed(db, ids!.owner, ids!.library);
     const seedSeconds = (Date.now() - seedStarted) / 1000;
     const [deep] = await sql<{ taken_at: number; id: string }>(
       db,
@@ -113,7 +117,9 @@ async function main(): Promise<void> {
     const dbBytes = (await stat(dbFile)).size;
 
     const port = await freePort();
-    server = spawn(process.execPath, [nook, 'start'], {
+    // NOOK_BENCH_NODE_ARGS passes flags to the server's node, e.g. --cpu-prof for a profile.
+    const nodeArgs = process.env.NOOK_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    server = spawn(process.execPath, [...nodeArgs, nook, 'start'], {
       env: { ...env, NOOK_PORT: String(port) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -175,7 +181,9 @@ async function main(): Promise<void> {
       { id: 'stats', label: '`stats.summary`', path: q('stats.summary', undefined), aimP95Ms: 50 },
     ];
     const results = [];
-    for (const scenario of scenarios) {
+    // NOOK_BENCH_ONLY=timeline-first,stats runs only those scenarios.
+    const only = process.env.NOOK_BENCH_ONLY?.split(',');
+    for (const scenario of scenarios.filter((s) => !only || only.includes(s.id))) {
       const check = await fetch(`${base}${scenario.path}`, { headers: { cookie } });
       if (!check.ok) throw new Error(`${scenario.label}: HTTP ${check.status} ${await check.text()}`);
       // One client alone shows the service time; fifty show how it holds up under a household's load.
@@ -243,7 +251,7 @@ async function main(): Promise<void> {
   } finally {
     server?.kill('SIGTERM');
     if (server) await new Promise((resolve) => server!.once('exit', resolve));
-    await rm(work, { recursive: true, force: true });
+    if (!kept) await rm(work, { recursive: true, force: true });
   }
 }
 
