@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import fastifyMultipart from '@fastify/multipart';
 import { appRouter, type AppRouter } from '@nook/api';
-import { LoginThrottle } from '@nook/core';
+import { LibraryReads, LoginThrottle, ReadDb, StatsCache } from '@nook/core';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServerDeps } from './deps';
@@ -50,10 +50,14 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const throttle = new LoginThrottle();
-  const statsCache = new Map<string, { at: number; value: unknown }>();
+  // The hot reads (sessions, timeline, buckets, search, stats) use their own read-only connection.
+  const readDb = new ReadDb(deps.orm.config.get('dbName'));
+  app.addHook('onClose', async () => readDb.close());
+  const reads = new LibraryReads(readDb);
+  const statsCache = new StatsCache(readDb);
   await app.register(errorReplies);
   await app.register(securityHeaders, { webRoot: deps.webRoot });
-  await app.register(requestContext, { orm: deps.orm, throttle });
+  await app.register(requestContext, { orm: deps.orm, throttle, readDb });
   await app.register(fastifyMultipart, { throwFileSizeLimit: true });
 
   await app.register(healthRoutes, deps);
@@ -66,6 +70,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
       router: appRouter,
       createContext: ({ req, res }) => ({
         em: req.em,
+        reads,
         auth: req.auth,
         client: clientOf(req),
         dataDir: deps.dataDir,

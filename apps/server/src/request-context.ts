@@ -9,6 +9,7 @@ import {
   type EntityManager,
   type LoginThrottle,
   type MikroORM,
+  type ReadDb,
   type TokenScope,
 } from '@nook/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -77,7 +78,10 @@ function isSameOrigin(request: FastifyRequest): boolean {
 }
 
 export const requestContext = fp(
-  async (app: FastifyInstance, { orm, throttle }: { orm: MikroORM; throttle: LoginThrottle }) => {
+  async (
+    app: FastifyInstance,
+    { orm, throttle, readDb }: { orm: MikroORM; throttle: LoginThrottle; readDb: ReadDb },
+  ) => {
     await app.register(fastifyCookie);
     app.decorateRequest('em', null as unknown as EntityManager);
     app.decorateRequest('auth', null);
@@ -95,7 +99,7 @@ export const requestContext = fp(
       }
       const cookie = request.cookies[SESSION_COOKIE];
       if (!cookie) return;
-      request.auth = await auth.authenticateSession(cookie);
+      request.auth = await auth.authenticateSessionFast(readDb, cookie);
       if (!request.auth) clearSessionCookie(request, reply);
       else if (unsafeMethods.has(request.method) && !isSameOrigin(request)) {
         throw new NookError('FORBIDDEN', 'cross-site request refused');

@@ -1,5 +1,14 @@
 // What every procedure receives: a request-scoped EntityManager, who is calling, and how to set cookies.
-import type { Authenticated, ClientInfo, DataDir, EntityManager, JobQueue, LoginThrottle } from '@nook/core';
+import type {
+  Authenticated,
+  ClientInfo,
+  DataDir,
+  EntityManager,
+  JobQueue,
+  LibraryReads,
+  LoginThrottle,
+  StatsCache,
+} from '@nook/core';
 
 /** The session cookie, set and cleared by the HTTP layer, which knows about cookies. */
 export interface SessionCookie {
@@ -9,6 +18,8 @@ export interface SessionCookie {
 
 export interface Context {
   em: EntityManager;
+  /** The timeline, buckets and search over the read-only connection. */
+  reads: LibraryReads;
   auth: Authenticated | null;
   client: ClientInfo;
   dataDir: DataDir;
@@ -18,5 +29,5 @@ export interface Context {
   trashDays: number;
   sessionCookie: SessionCookie;
   /** Recently computed stats per user, owned by the server so they outlive a request. */
-  statsCache: Map<string, { at: number; value: unknown }>;
+  statsCache: StatsCache;
 }

@@ -55,15 +55,16 @@ export { detectFilesystem, filesystemOf, isNetworkFilesystem, parseMountInfo } f
 export { hashFile, type FileDigest } from './ingest/hash';
 export { walkLibrary, type WalkedFile, type WalkResult } from './ingest/walk';
 export { Asset, type AssetKind, type AssetStatus, type TakenAtSource } from './assets/asset.entity';
+export { AssetService, type AssetMetadata, type UploadResult } from './assets/asset.service';
 export {
-  AssetService,
-  InvalidCursorError,
+  LibraryReads,
   encodeCursor,
   decodeCursor,
-  type AssetMetadata,
-  type AssetPage,
-  type UploadResult,
-} from './assets/asset.service';
+  type AssetView,
+  type TimelineQuery,
+  type ViewPage,
+} from './assets/library-reads';
+export { ReadDb, VersionedCache } from './sql/read-db';
 export { detectMediaType, kindOf } from './assets/media-type';
 export { resolveOriginalPath } from './assets/original-path';
 export { DataDir, type DerivedVariant } from './storage/data-dir';
@@ -95,8 +96,8 @@ export { type TimelineFilters } from './assets/timeline';
 export { Album } from './albums/album.entity';
 export { AlbumService, type AlbumSummary } from './albums/album.service';
 export { FolderService, normaliseFolder, type FolderListing } from './folders/folder.service';
-export { SearchService, type SearchPage } from './search/search.service';
-export { StatsService, type DiskUsage } from './stats/stats.service';
+export { SearchService } from './search/search.service';
+export { StatsService, StatsCache, STATS_MAX_AGE_MS, type DiskUsage } from './stats/stats.service';
 export { BackupSchedule, defaultInclude, type BackupInclude } from './backups/backup-schedule.entity';
 export {
   BackupRun,

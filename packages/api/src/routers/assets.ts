@@ -1,13 +1,13 @@
 // assets.*: the timeline and single assets.
-import type { Asset } from '@nook/core';
-import { AssetService, InvalidCursorError, SearchService, TrashService } from '@nook/core';
+import type { AssetView } from '@nook/core';
+import { AssetService, SearchService, TrashService } from '@nook/core';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure, router, uploadProcedure } from '../trpc';
 import { ids, timelineFilters, toFilters } from './filters';
 
-/** What clients see of an asset; URLs are derived here so clients never build paths. */
-export function toAssetDto(asset: Asset) {
+/** What clients see of an asset (entity or list row); URLs are derived here so clients never build paths. */
+export function toAssetDto(asset: AssetView) {
   const version = asset.sha256.slice(0, 16);
   // Images have thumbnails, videos have posters; both live under the same URL.
   const hasDerived = asset.status === 'ready' && asset.kind !== 'other';
@@ -57,30 +57,21 @@ export const assetsRouter = router({
     .input(
       z.object({ ...page, direction: z.enum(['older', 'newer']).default('older'), filters: timelineFilters }),
     )
-    .query(async ({ ctx, input }) => {
-      const assets = new AssetService(ctx.em, ctx.dataDir, ctx.queue);
-      try {
-        const result = await assets.list({
-          ownerId: ctx.user.id,
-          limit: input.limit,
-          cursor: input.cursor,
-          direction: input.direction,
-          filters: toFilters(input.filters),
-        });
-        return { items: result.items.map(toAssetDto), nextCursor: result.nextCursor };
-      } catch (error) {
-        if (error instanceof InvalidCursorError)
-          throw new TRPCError({ code: 'BAD_REQUEST', message: error.message });
-        throw error;
-      }
+    .query(({ ctx, input }) => {
+      const result = ctx.reads.timeline({
+        ownerId: ctx.user.id,
+        limit: input.limit,
+        cursor: input.cursor,
+        direction: input.direction,
+        filters: toFilters(input.filters),
+      });
+      return { items: result.items.map(toAssetDto), nextCursor: result.nextCursor };
     }),
 
   /** Counts per month (UTC) for the timeline's date scrubber. */
   buckets: protectedProcedure
     .input(z.object({ filters: timelineFilters }))
-    .query(async ({ ctx, input }) =>
-      new SearchService(ctx.em).buckets(ctx.user.id, toFilters(input.filters)),
-    ),
+    .query(({ ctx, input }) => ctx.reads.monthBuckets(ctx.user.id, toFilters(input.filters))),
 
   get: protectedProcedure.input(z.object({ id: z.uuid() })).query(async ({ ctx, input }) => {
     const asset = await new AssetService(ctx.em, ctx.dataDir, ctx.queue).findOwned(input.id, ctx.user.id);

@@ -1,5 +1,4 @@
 // search.*: full-text search over names, paths, descriptions and cameras, with the timeline's filters.
-import { SearchService } from '@nook/core';
 import { z } from 'zod';
 import { protectedProcedure, router } from '../trpc';
 import { toAssetDto } from './assets';
@@ -16,7 +15,7 @@ export const searchRouter = router({
       }),
     )
     .query(async ({ ctx, input }) => {
-      const page = await new SearchService(ctx.em).query(
+      const page = await ctx.reads.search(
         ctx.user.id,
         input.text,
         toFilters(input.filters),

@@ -1,4 +1,4 @@
-// Assets: taking in uploaded files, paging the timeline, finding files on disk.
+// Assets: taking in uploaded files, editing them, finding files on disk.
 import { access, link, mkdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
@@ -13,7 +13,7 @@ import { Asset } from './asset.entity';
 import { safeFileName, withSuffix } from './file-name';
 import { detectMediaType } from './media-type';
 import { resolveOriginalPath } from './original-path';
-import { filterQuery, visibleTo, type TimelineFilters } from './timeline';
+import { visibleTo } from './timeline';
 
 /** What the metadata job stores: dimensions, when and where, and with what it was taken. */
 export type AssetMetadata = Partial<
@@ -41,36 +41,6 @@ export type AssetMetadata = Partial<
 export interface UploadResult {
   asset: Asset;
   duplicate: boolean;
-}
-
-export interface AssetPage {
-  items: Asset[];
-  nextCursor: string | null;
-}
-
-export interface ListOptions {
-  ownerId: string;
-  limit: number;
-  cursor?: string | null;
-  /** `older` (the default) pages back in time from the cursor, `newer` forward; items stay newest first. */
-  direction?: 'older' | 'newer';
-  filters?: TimelineFilters;
-}
-
-/** A keyset position in the timeline: the last item's (takenAt, id), opaque to clients. */
-export function encodeCursor(asset: Pick<Asset, 'takenAt' | 'id'>): string {
-  return Buffer.from(`${asset.takenAt.getTime()}:${asset.id}`).toString('base64url');
-}
-
-export class InvalidCursorError extends Error {
-  override name = 'InvalidCursorError';
-}
-
-export function decodeCursor(cursor: string): { takenAt: Date; id: string } {
-  const [time, id] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
-  const takenAt = new Date(Number(time));
-  if (!id || Number.isNaN(takenAt.getTime())) throw new InvalidCursorError('invalid cursor');
-  return { takenAt, id };
 }
 
 export class AssetService {
@@ -179,27 +149,6 @@ export class AssetService {
   }
 
   /** Newest first, paged by (takenAt, id) in either direction, so pages stay stable while files arrive. */
-  async list({ ownerId, limit, cursor, direction = 'older', filters = {} }: ListOptions): Promise<AssetPage> {
-    const at = cursor ? decodeCursor(cursor) : null;
-    const beyond = direction === 'older' ? '$lt' : '$gt';
-    const order = direction === 'older' ? 'desc' : 'asc';
-    const items = await this.em.find(
-      Asset,
-      {
-        ...visibleTo(ownerId),
-        ...filterQuery(filters),
-        ...(at && {
-          $or: [{ takenAt: { [beyond]: at.takenAt } }, { takenAt: at.takenAt, id: { [beyond]: at.id } }],
-        }),
-      },
-      { orderBy: { takenAt: order, id: order }, limit: limit + 1 },
-    );
-    const hasMore = items.length > limit;
-    const page = hasMore ? items.slice(0, limit) : items;
-    const nextCursor = hasMore ? encodeCursor(page[page.length - 1]!) : null;
-    return { items: direction === 'older' ? page : page.reverse(), nextCursor };
-  }
-
   /** Live (not trashed, not offline) assets only. */
   async findOwned(id: string, ownerId: string): Promise<Asset | null> {
     return this.em.findOne(Asset, { id, ...visibleTo(ownerId) }, { populate: ['library'] });

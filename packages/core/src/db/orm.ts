@@ -66,8 +66,8 @@ export function ormOptions(dataDir: string, log: OrmLog = () => undefined): Opti
         connection.exec(connectionPragmas, (error) => done(error, connection));
       },
     },
-    // Full-text search lives in an FTS5 table the entities know nothing of (see sql/fts.ts).
-    schemaGenerator: { skipTables: ['assets_fts', /^assets_fts_/] },
+    // Full-text search and month counts live in tables the entities know nothing of (see sql/).
+    schemaGenerator: { skipTables: ['assets_fts', /^assets_fts_/, 'asset_months'] },
     migrations: {
       migrationsList,
       transactional: true,

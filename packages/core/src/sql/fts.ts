@@ -8,9 +8,16 @@ const camera = (row: 'new' | 'old') => `trim(coalesce(${row}.make, '') || ' ' ||
 const values = (row: 'new' | 'old') =>
   `${row}.rowid, ${row}.name, replace(${row}.path, '/', ' '), coalesce(${row}.description, ''), ${camera(row)}, coalesce(${row}.lens, '')`;
 
+/**
+ * Prefix indexes up to six characters. Without one for a word's length FTS5 merges the doclists of
+ * every term with that prefix in memory before yielding the first row (~0.1 s for a word in every
+ * asset at a million); with one the matches stream, so a page stops early. Costs ~4% of the file.
+ */
+export const SEARCH_PREFIXES = "prefix = '2 3 4 5 6'";
+
 /** Creates the index and its triggers, and fills it from the assets already there. */
 export const createSearchIndexSql = [
-  `create virtual table assets_fts using fts5(name, path, description, camera, lens, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3')`,
+  `create virtual table assets_fts using fts5(name, path, description, camera, lens, tokenize = "unicode61 remove_diacritics 2", ${SEARCH_PREFIXES})`,
   `create trigger assets_fts_insert after insert on assets begin
      insert into assets_fts (rowid, name, path, description, camera, lens) values (${values('new')});
    end`,

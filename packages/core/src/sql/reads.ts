@@ -1,52 +1,8 @@
-// Read queries the ORM cannot express well (grouping by month and folder, ranked full-text search).
+// Read queries the ORM cannot express well (grouping by folder and hash, storage totals).
 import type { EntityManager } from '@mikro-orm/sqlite';
-import type { TimelineFilters } from '../assets/timeline';
-import { filterSql } from './filters';
 
 async function all<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   return em.getConnection().execute<T[]>(sql, params, 'all');
-}
-
-/** Asset counts per month of taken-at (UTC), newest month first, for the timeline's scrubber. */
-export async function monthBuckets(em: EntityManager, ownerId: string, filters: TimelineFilters) {
-  const where = filterSql(ownerId, filters);
-  return all<{ month: string; count: number }>(
-    em,
-    `select strftime('%Y-%m', a.taken_at / 1000, 'unixepoch') as month, count(*) as count
-       from assets a where ${where.sql} group by month order by month desc`,
-    where.params,
-  );
-}
-
-export interface SearchHit {
-  id: string;
-  score: number;
-}
-
-/**
- * Ranked by bm25 (a hit in the name weighs most), then id, so pages can continue from (score, id).
- * Lower scores are better matches in FTS5.
- */
-export async function searchAssets(
-  em: EntityManager,
-  ownerId: string,
-  match: string,
-  filters: TimelineFilters,
-  limit: number,
-  after: SearchHit | null,
-): Promise<SearchHit[]> {
-  const where = filterSql(ownerId, filters);
-  const continuation = after ? 'and (h.score > ? or (h.score = ? and a.id > ?))' : '';
-  return all<{ id: string; score: number }>(
-    em,
-    `with hits as materialized (
-       select rowid, bm25(assets_fts, 10.0, 3.0, 5.0, 2.0, 2.0) as score from assets_fts where assets_fts match ?
-     )
-     select a.id as id, h.score as score from hits h join assets a on a.rowid = h.rowid
-      where ${where.sql} ${continuation}
-      order by h.score, a.id limit ?`,
-    [match, ...where.params, ...(after ? [after.score, after.score, after.id] : []), limit],
-  );
 }
 
 /**

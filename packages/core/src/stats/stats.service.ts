@@ -4,6 +4,7 @@ import type { EntityManager } from '@mikro-orm/sqlite';
 import { BackupService } from '../backups/backup.service';
 import { Library } from '../libraries/library.entity';
 import type { JobQueue } from '../queue/job-queue';
+import { VersionedCache, type ReadDb } from '../sql/read-db';
 import { storageByUser, storageTotals } from '../sql/reads';
 import type { DataDir } from '../storage/data-dir';
 import type { User } from '../users/user.entity';
@@ -25,6 +26,35 @@ async function disk(label: string, path: string): Promise<DiskUsage> {
   }
 }
 
+/** Stats may be served from memory, but never older than this once anything has changed. */
+export const STATS_MAX_AGE_MS = 5000;
+
+type Storage = Awaited<ReturnType<StatsService['storage']>>;
+type Live = Awaited<ReturnType<StatsService['live']>>;
+
+/**
+ * Summaries per user, owned by the server so they outlive a request. The totals scan every asset
+ * (seconds at a million), so they are recomputed only when something committed since, and then at
+ * most every STATS_MAX_AGE_MS; disks and queues change without SQLite knowing, so they follow age.
+ */
+export class StatsCache {
+  readonly storage: VersionedCache<Storage>;
+  private readonly live = new Map<string, { at: number; value: Promise<Live> }>();
+
+  constructor(db: ReadDb) {
+    this.storage = new VersionedCache(db, STATS_MAX_AGE_MS);
+  }
+
+  liveFor(key: string, compute: () => Promise<Live>): Promise<Live> {
+    const entry = this.live.get(key);
+    if (entry && Date.now() - entry.at < STATS_MAX_AGE_MS) return entry.value;
+    const fresh = { at: Date.now(), value: compute() };
+    this.live.set(key, fresh);
+    fresh.value.catch(() => this.live.get(key) === fresh && this.live.delete(key));
+    return fresh.value;
+  }
+}
+
 export class StatsService {
   constructor(
     private readonly em: EntityManager,
@@ -32,12 +62,35 @@ export class StatsService {
     private readonly queue: Pick<JobQueue, 'stats' | 'enqueue'>,
   ) {}
 
-  async summary(user: User) {
+  async summary(user: User, cache?: StatsCache) {
+    const key = `${user.id}:${user.role}`;
+    const [storage, live] = await Promise.all([
+      cache ? cache.storage.get(key, () => this.storage(user)) : this.storage(user),
+      cache ? cache.liveFor(key, () => this.live(user)) : this.live(user),
+    ]);
+    return { ...storage, ...live };
+  }
+
+  async live(user: User) {
+    const folders = await this.em.find(Library, {
+      type: 'folder',
+      ...(user.role === 'admin' ? {} : { owner: user }),
+    });
+    return {
+      disks: await Promise.all([
+        disk('Data', this.dataDir.root),
+        ...folders.map((library) => disk(library.name, this.dataDir.resolveLibraryRoot(library.rootPath))),
+      ]),
+      queues: await this.queue.stats(),
+      lastBackup: user.role === 'admin' ? await this.lastBackup() : null,
+    };
+  }
+
+  async storage(user: User) {
     const everyone = user.role === 'admin';
     const totals = await storageTotals(this.em, user.id);
     const count = totals.byKind.reduce((sum, row) => sum + Number(row.count), 0);
     const bytes = totals.byKind.reduce((sum, row) => sum + Number(row.bytes), 0);
-    const folders = await this.em.find(Library, { type: 'folder', ...(everyone ? {} : { owner: user }) });
     return {
       count,
       bytes,
@@ -65,12 +118,6 @@ export class StatsService {
         count: Number(row.count),
         bytes: Number(row.bytes),
       })),
-      disks: await Promise.all([
-        disk('Data', this.dataDir.root),
-        ...folders.map((library) => disk(library.name, this.dataDir.resolveLibraryRoot(library.rootPath))),
-      ]),
-      queues: await this.queue.stats(),
-      lastBackup: everyone ? await this.lastBackup() : null,
     };
   }
 

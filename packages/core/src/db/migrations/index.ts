@@ -8,6 +8,8 @@ import { Migration20261124093212 } from './Migration20261124093212';
 import { Migration20261124093311 } from './Migration20261124093311';
 import { Migration20261124095917 } from './Migration20261124095917';
 import { Migration20261124113913 } from './Migration20261124113913';
+import { Migration20261124114800 } from './Migration20261124114800';
+import { Migration20261124114900 } from './Migration20261124114900';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -18,4 +20,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124093311', class: Migration20261124093311 },
   { name: 'Migration20261124095917', class: Migration20261124095917 },
   { name: 'Migration20261124113913', class: Migration20261124113913 },
+  { name: 'Migration20261124114800', class: Migration20261124114800 },
+  { name: 'Migration20261124114900', class: Migration20261124114900 },
 ];

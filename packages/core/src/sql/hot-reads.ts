@@ -1,0 +1,168 @@
+// The reads every screen makes, on the read-only connection: a timeline page, the month scrubber and
+// search. Rows come back with the columns a client sees, so no entity is ever built for them.
+import type { TimelineFilters } from '../assets/timeline';
+import { filterSql } from './filters';
+import type { ReadDb } from './read-db';
+
+/** An asset as the list views read it: `taken_at` and `created_at` in milliseconds. */
+export interface AssetRow {
+  id: string;
+  name: string;
+  kind: string;
+  mime: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  duration: number | null;
+  takenAt: number;
+  takenAtSource: string;
+  timeZoneOffset: string | null;
+  createdAt: number;
+  make: string | null;
+  model: string | null;
+  lens: string | null;
+  iso: number | null;
+  exposureTime: number | null;
+  fNumber: number | null;
+  focalLength: number | null;
+  latitude: number | null;
+  longitude: number | null;
+  videoCodec: string | null;
+  fps: number | null;
+  thumbhash: string | null;
+  status: string;
+  error: string | null;
+  sha256: string;
+}
+
+const assetColumns = `a.id as id, a.name as name, a.kind as kind, a.mime as mime, a.size as size,
+  a.width as width, a.height as height, a.duration as duration, a.taken_at as takenAt,
+  a.taken_at_source as takenAtSource, a.time_zone_offset as timeZoneOffset, a.created_at as createdAt,
+  a.make as make, a.model as model, a.lens as lens, a.iso as iso, a.exposure_time as exposureTime,
+  a.f_number as fNumber, a.focal_length as focalLength, a.latitude as latitude, a.longitude as longitude,
+  a.video_codec as videoCodec, a.fps as fps, a.thumbhash as thumbhash, a.status as status,
+  a.error as error, a.sha256 as sha256`;
+
+export interface TimelinePosition {
+  takenAt: number;
+  id: string;
+}
+
+/**
+ * One page of the timeline by keyset: a row-value comparison walks the (owner, taken_at, id) index
+ * from the cursor, so page 10,000 costs what page 1 does.
+ */
+export function timelineRows(
+  db: ReadDb,
+  ownerId: string,
+  filters: TimelineFilters,
+  direction: 'older' | 'newer',
+  after: TimelinePosition | null,
+  limit: number,
+): AssetRow[] {
+  const where = filterSql(ownerId, filters);
+  const beyond = direction === 'older' ? '<' : '>';
+  const order = direction === 'older' ? 'desc' : 'asc';
+  return db.all<AssetRow>(
+    `select ${assetColumns} from assets a
+      where ${where.sql} ${after ? `and (a.taken_at, a.id) ${beyond} (?, ?)` : ''}
+      order by a.taken_at ${order}, a.id ${order} limit ?`,
+    [...where.params, ...(after ? [after.takenAt, after.id] : []), limit],
+  );
+}
+
+/**
+ * Counts per month (UTC), newest first. Filters on what `asset_months` is keyed by are answered from
+ * it; a date range, camera or album needs the rows themselves, narrowed by the same indexes as a page.
+ */
+export function monthCounts(
+  db: ReadDb,
+  ownerId: string,
+  filters: TimelineFilters,
+): { month: string; count: number }[] {
+  if (!filters.from && !filters.to && !filters.make && !filters.model && !filters.albumId) {
+    const clauses = ['owner_id = ?'];
+    const params: unknown[] = [ownerId];
+    if (filters.kinds?.length) {
+      clauses.push(`kind in (${filters.kinds.map(() => '?').join(', ')})`);
+      params.push(...filters.kinds);
+    }
+    if (filters.libraryId) {
+      clauses.push('library_id = ?');
+      params.push(filters.libraryId);
+    }
+    if (filters.favorite !== undefined) {
+      clauses.push('favorite = ?');
+      params.push(filters.favorite ? 1 : 0);
+    }
+    return db.all(
+      `select month, sum(count) as count from asset_months where ${clauses.join(' and ')}
+        group by month having sum(count) > 0 order by month desc`,
+      params,
+    );
+  }
+  const where = filterSql(ownerId, filters);
+  return db.all(
+    `select strftime('%Y-%m', a.taken_at / 1000, 'unixepoch') as month, count(*) as count
+       from assets a where ${where.sql} group by month order by month desc`,
+    where.params,
+  );
+}
+
+/** How many assets (anyone's, live or not) match, counting no further than `cap`. */
+export function countMatches(db: ReadDb, match: string, cap: number): number {
+  return db.get<{ count: number }>(
+    'select count(*) as count from (select rowid from assets_fts where assets_fts match ? limit ?)',
+    [match, cap],
+  )!.count;
+}
+
+export type RankedRow = AssetRow & { score: number };
+
+/**
+ * Ranked by bm25 (a hit in the name weighs most), then id, so pages continue from (score, id); lower
+ * is better in FTS5. bm25 costs per match, so this is only for terms with few matches.
+ */
+export function rankedMatches(
+  db: ReadDb,
+  ownerId: string,
+  match: string,
+  filters: TimelineFilters,
+  after: { score: number; id: string } | null,
+  limit: number,
+): RankedRow[] {
+  const where = filterSql(ownerId, filters);
+  // CROSS JOIN keeps the matches driving: otherwise SQLite may walk the owner's assets instead.
+  return db.all<RankedRow>(
+    `with hits as materialized (
+       select rowid, bm25(assets_fts, 10.0, 3.0, 5.0, 2.0, 2.0) as score from assets_fts where assets_fts match ?
+     )
+     select ${assetColumns}, h.score as score from hits h cross join assets a on a.rowid = h.rowid
+      where ${where.sql} ${after ? 'and (h.score, a.id) > (?, ?)' : ''}
+      order by h.score, a.id limit ?`,
+    [match, ...where.params, ...(after ? [after.score, after.id] : []), limit],
+  );
+}
+
+export type RecentRow = AssetRow & { position: number };
+
+/**
+ * A common term's matches, most recently added first: FTS5 yields them in rowid order lazily, so a
+ * page stops reading after its last row instead of scoring every match.
+ */
+export function recentMatches(
+  db: ReadDb,
+  ownerId: string,
+  match: string,
+  filters: TimelineFilters,
+  before: number | null,
+  limit: number,
+): RecentRow[] {
+  const where = filterSql(ownerId, filters);
+  return db.all<RecentRow>(
+    `select ${assetColumns}, f.rowid as position from assets_fts f cross join assets a on a.rowid = f.rowid
+      where f.assets_fts match ? ${before !== null ? 'and f.rowid < ?' : ''} and ${where.sql}
+      order by f.rowid desc limit ?`,
+    [match, ...(before !== null ? [before] : []), ...where.params, limit],
+  );
+}
