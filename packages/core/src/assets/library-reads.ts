@@ -36,7 +36,13 @@ export interface TimelineQuery {
 const RANKED_MAX_MATCHES = 500;
 
 function toView(row: AssetRow): AssetView {
-  return { ...row, takenAt: new Date(row.takenAt), createdAt: new Date(row.createdAt) };
+  // SQLite keeps booleans as 0/1.
+  return {
+    ...row,
+    favorite: Boolean(row.favorite),
+    takenAt: new Date(row.takenAt),
+    createdAt: new Date(row.createdAt),
+  };
 }
 
 /** A keyset position in the timeline: the last item's (takenAt, id), opaque to clients. */

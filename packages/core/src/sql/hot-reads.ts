@@ -29,6 +29,8 @@ export interface AssetRow {
   longitude: number | null;
   videoCodec: string | null;
   fps: number | null;
+  favorite: boolean;
+  description: string | null;
   thumbhash: string | null;
   status: string;
   error: string | null;
@@ -40,7 +42,8 @@ const assetColumns = `a.id as id, a.name as name, a.kind as kind, a.mime as mime
   a.taken_at_source as takenAtSource, a.time_zone_offset as timeZoneOffset, a.created_at as createdAt,
   a.make as make, a.model as model, a.lens as lens, a.iso as iso, a.exposure_time as exposureTime,
   a.f_number as fNumber, a.focal_length as focalLength, a.latitude as latitude, a.longitude as longitude,
-  a.video_codec as videoCodec, a.fps as fps, a.thumbhash as thumbhash, a.status as status,
+  a.video_codec as videoCodec, a.fps as fps, a.favorite as favorite, a.description as description,
+  a.thumbhash as thumbhash, a.status as status,
   a.error as error, a.sha256 as sha256`;
 
 export interface TimelinePosition {
