@@ -15,6 +15,7 @@ import {
 import { Ingest } from '@nook/ingest';
 import { buildApp } from '@nook/server';
 import { startWorkers } from '@nook/worker';
+import { registerClientCommands } from './client/commands';
 import { registerLibraryCommands } from './library-commands';
 import { readPassword } from './prompt';
 import { openRuntime, version, webRoot, type Runtime } from './runtime';
@@ -238,6 +239,8 @@ user
       await orm.close();
     }
   });
+
+registerClientCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -34,3 +34,9 @@ export async function readPassword(): Promise<string> {
   if (first !== second) throw new Error('the passwords differ');
   return first;
 }
+
+/** Signing in: asked once on a terminal, or read from a pipe. */
+export async function readLoginPassword(): Promise<string> {
+  if (!process.stdin.isTTY) return readAll(process.stdin);
+  return ask('Password: ');
+}

@@ -1,0 +1,253 @@
+// `nook login`, `nook upload` and `nook watch` as real processes against a running server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Asset } from '@nook/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestClient } from '../../../../test/harness';
+import { eventually, makeTempDir, setUpAdmin, startTestNook, type TestNook } from '../../../../test/harness';
+
+const nookBin = fileURLToPath(new URL('../../bin/nook.js', import.meta.url));
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('the nook client', () => {
+  let nook: TestNook;
+  let admin: TestClient;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  const children: ChildProcess[] = [];
+
+  const spawnNook = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
+    const child = spawn(process.execPath, [nookBin, ...args], {
+      env: { ...env, ...extraEnv },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const done = new Promise<Run>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+    return { child, done, stdout: () => stdout, stderr: () => stderr };
+  };
+
+  const runNook = (args: string[], input = '', extraEnv: NodeJS.ProcessEnv = {}) => {
+    const started = spawnNook(args, extraEnv);
+    started.child.stdin!.end(input);
+    return started.done;
+  };
+
+  /** How many live assets of the admin hold this content. */
+  const copiesOnServer = async (hash: string) =>
+    nook.orm.em.fork().count(Asset, { sha256: hash, deletedAt: null });
+
+  beforeAll(async () => {
+    nook = await startTestNook({ workers: false, maxUploadBytes: 48 * 1024 * 1024 });
+    admin = await setUpAdmin(nook.url);
+    home = await makeTempDir('nook-client-');
+    env = {
+      ...process.env,
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, 'config'),
+      XDG_STATE_HOME: path.join(home, 'state'),
+      NOOK_SERVER: '',
+      NOOK_TOKEN: '',
+    };
+  });
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await nook?.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('signs in with a password and keeps an API token in the config dir, mode 0600', async () => {
+    const wrong = await runNook(['login', nook.url, '--username', 'admin'], 'not the password\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/password/i);
+
+    const run = await runNook(['login', nook.url, '--username', 'admin'], 'correct horse battery\n');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const file = path.join(home, 'config', 'nook', 'credentials.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { server: string; token: string };
+    expect(saved).toMatchObject({ server: nook.url, token: expect.stringMatching(/^nook_/) as string });
+    // The password's session was only for minting the token.
+    const tokens = await admin.query<{ name: string; scopes: string[] }[]>('auth.tokens');
+    expect(tokens.find((token) => token.name.startsWith('nook CLI on'))?.scopes).toEqual(['read', 'upload']);
+  });
+
+  it('uploads a tree of 500 files with 20% duplicates once; a second run uploads nothing', async () => {
+    const tree = path.join(home, 'photos');
+    const contents: Buffer[] = [];
+    const files: { rel: string; data: Buffer }[] = [];
+    for (let i = 0; i < 450; i++) {
+      // A few go through tus (over the 1 MiB threshold below), the rest share multipart requests.
+      const data = randomBytes(i % 150 === 0 ? 1536 * 1024 + i : 500 + ((i * 37) % 4000));
+      contents.push(data);
+      files.push({ rel: `${2000 + (i % 7)}/${['a', 'b', 'c'][i % 3]}/deep/img-${i}.jpg`, data });
+    }
+    // 50 copies inside the tree, and 50 contents the server already has: 100 duplicates of 500.
+    for (let i = 0; i < 50; i++) files.push({ rel: `copies/copy-${i}.jpg`, data: contents[i * 3]! });
+    const alreadyThere = contents.slice(400, 450);
+    const response = await admin.upload(alreadyThere.map((data, i) => ({ name: `there-${i}.jpg`, data })));
+    expect(response.status).toBe(201);
+    // Excluded by glob: never counted.
+    for (let i = 0; i < 5; i++) files.push({ rel: `2000/a/scratch-${i}.tmp`, data: randomBytes(100) });
+    for (const file of files) {
+      await mkdir(path.dirname(path.join(tree, file.rel)), { recursive: true });
+      await writeFile(path.join(tree, file.rel), file.data);
+    }
+
+    const first = await runNook([
+      'upload',
+      tree,
+      '--exclude',
+      '*.tmp',
+      '--tus-threshold',
+      '1',
+      '--parallel',
+      '4',
+    ]);
+    expect(first.stdout).toContain('Uploaded:   400');
+    expect(first.stdout).toContain('Duplicates: 100');
+    expect(first.stdout).toContain('Failed:     0');
+    expect(first.code).toBe(0);
+    for (const data of contents) expect(await copiesOnServer(sha256(data))).toBe(1);
+
+    const second = await runNook(['upload', tree, '--exclude', '*.tmp']);
+    expect(second.stdout).toContain('Uploaded:   0');
+    expect(second.stdout).toContain('Duplicates: 500');
+    expect(second.code).toBe(0);
+    expect(await nook.orm.em.fork().count(Asset, {})).toBe(450);
+  });
+
+  it('names each failure with its reason and exits non-zero', async () => {
+    const dir = path.join(home, 'bad');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'huge.bin'), randomBytes(49 * 1024 * 1024));
+    await writeFile(path.join(dir, 'fine.txt'), randomBytes(64));
+    const run = await runNook(['upload', dir, path.join(home, 'missing')]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('Uploaded:   1');
+    expect(run.stdout).toContain('Failed:     2');
+    expect(run.stdout).toMatch(/huge\.bin: 413 Maximum size exceeded/);
+    expect(run.stdout).toMatch(/missing: no such file or folder/);
+  });
+
+  it('watch: killed mid-upload and restarted, it loses and duplicates nothing', async () => {
+    const dir = path.join(home, 'camera');
+    await mkdir(dir, { recursive: true });
+    const big = randomBytes(40 * 1024 * 1024);
+    await writeFile(path.join(dir, 'video.mp4'), big);
+    const small = Array.from({ length: 20 }, () => randomBytes(2000));
+    for (const [i, data] of small.entries()) await writeFile(path.join(dir, `img-${i}.jpg`), data);
+    const state = path.join(home, 'watch-state.json');
+    const args = [
+      'watch',
+      dir,
+      '--state',
+      state,
+      '--stable',
+      '1',
+      '--tus-threshold',
+      '1',
+      '--chunk-size',
+      '1',
+    ];
+
+    const first = spawnNook(args);
+    const tusDir = path.join(nook.dataDir.tmp, 'tus');
+    // Kill it while the big file is on its way: part of it is on the server, not all.
+    await eventually(async () => {
+      const names = await readdir(tusDir).catch(() => []);
+      for (const name of names.filter((n) => !n.endsWith('.json'))) {
+        const { size } = await stat(path.join(tusDir, name));
+        if (size > 4 * 1024 * 1024 && size < big.length) return true;
+      }
+      return false;
+    }, 60_000);
+    first.child.kill('SIGKILL');
+    await first.done;
+    expect(await copiesOnServer(sha256(big))).toBe(0);
+
+    const second = spawnNook(args);
+    await eventually(async () => (await copiesOnServer(sha256(big))) === 1, 60_000);
+    // New files while it runs go up too, once stable.
+    const later = randomBytes(3000);
+    await writeFile(path.join(dir, 'later.jpg'), later);
+    await eventually(async () => (await copiesOnServer(sha256(later))) === 1, 30_000);
+    for (const data of small) expect(await copiesOnServer(sha256(data))).toBe(1);
+    second.child.kill('SIGTERM');
+    expect((await second.done).code).toBe(0);
+
+    // The big file resumed (a fresh upload would have left the first one's partial behind) and is whole.
+    const asset = await nook.orm.em.fork().findOneOrFail(Asset, { sha256: sha256(big) });
+    const original = await admin.fetch(`/api/assets/${asset.id}/original`);
+    expect(sha256(Buffer.from(await original.arrayBuffer()))).toBe(sha256(big));
+    expect((await readdir(tusDir)).filter((name) => !name.endsWith('.json'))).toEqual([]);
+    // Nothing the first run finished was sent again.
+    const uploadedBy = (output: string) => [...output.matchAll(/ uploaded (.+)$/gm)].map((match) => match[1]);
+    const again = uploadedBy(second.stdout()).filter((file) => uploadedBy(first.stdout()).includes(file));
+    expect(again).toEqual([]);
+
+    // A restart with nothing new sends nothing.
+    const third = spawnNook(args);
+    await eventually(async () => third.stdout().includes('watching'), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    third.child.kill('SIGTERM');
+    const thirdRun = await third.done;
+    expect(thirdRun.stdout).not.toMatch(/ (uploaded|duplicate) /);
+  });
+
+  it('watch survives the server being down and catches up when it returns', async () => {
+    // A relay on a fixed port stands in for the server: closed is "down", listening again is "back".
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(Number(new URL(nook.url).port), '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const port = (relay.address() as net.AddressInfo).port;
+    const { token } = await admin.mutate<{ token: string }>('auth.createToken', {
+      name: 'offline laptop',
+      scopes: ['read', 'upload'],
+    });
+    const dir = path.join(home, 'offline');
+    await mkdir(dir, { recursive: true });
+    await new Promise<void>((resolve) => relay.close(() => resolve()));
+
+    const watcher = spawnNook(['watch', dir, '--state', path.join(home, 'offline.json'), '--stable', '1'], {
+      NOOK_SERVER: `http://127.0.0.1:${port}`,
+      NOOK_TOKEN: token,
+    });
+    const data = randomBytes(5000);
+    await writeFile(path.join(dir, 'while-down.jpg'), data);
+    await eventually(async () => watcher.stdout().includes('will try again'), 30_000).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}; nook watch said:\n${watcher.stdout()}${watcher.stderr()}`);
+      },
+    );
+    expect(await copiesOnServer(sha256(data))).toBe(0);
+
+    await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+    try {
+      await eventually(async () => (await copiesOnServer(sha256(data))) === 1, 90_000);
+    } finally {
+      watcher.child.kill('SIGTERM');
+      await watcher.done;
+      relay.close();
+    }
+  });
+});

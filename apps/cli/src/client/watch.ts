@@ -1,0 +1,228 @@
+// `nook watch`: new and changed files go up once stable; a state file remembers what went up.
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { NookClient } from './api';
+import { writeFileAtomic } from './credentials';
+import { fileMatcher, scanPaths, type ScanFilter, type ScannedFile } from './scan';
+import { Uploader, type FileResult, type ResumeStore, type UploaderOptions } from './uploader';
+
+export interface WatcherOptions {
+  client: NookClient;
+  dirs: string[];
+  filter: ScanFilter;
+  uploader: UploaderOptions;
+  stableMs: number;
+  rescanMs: number;
+  stateFile: string;
+  resume: ResumeStore;
+  log?: (line: string) => void;
+}
+
+/** A file as it was when it went up (or was refused for good): unchanged files are never sent again. */
+interface StateEntry {
+  size: number;
+  mtimeMs: number;
+  sha256?: string;
+  refused?: string;
+}
+
+interface Candidate {
+  size: number;
+  mtimeMs: number;
+  /** When we last saw it change; it is sent once it has been still for `stableMs`. */
+  changedAt: number;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+/** Files per round, so the state file is written often during a large first sync. */
+const ROUND_SIZE = 200;
+
+export class Watcher {
+  private state: Record<string, StateEntry> = {};
+  private readonly candidates = new Map<string, Candidate>();
+  private readonly abort = new AbortController();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private watcher: FSWatcher | null = null;
+  private running: Promise<void> | null = null;
+  private retryAt = 0;
+  private backoff = 0;
+  private readonly log: (line: string) => void;
+  private saveTimer: NodeJS.Timeout | null = null;
+  private saving = Promise.resolve();
+
+  constructor(private readonly options: WatcherOptions) {
+    this.log = options.log ?? ((line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  }
+
+  /** One state file per server, so signing in elsewhere starts afresh. */
+  static defaultStateFile(server: string, dir: string): string {
+    return path.join(dir, `watch-${createHash('sha256').update(server).digest('hex').slice(0, 12)}.json`);
+  }
+
+  async start(): Promise<void> {
+    try {
+      this.state = JSON.parse(await readFile(this.options.stateFile, 'utf8')) as Record<string, StateEntry>;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new Error(`${this.options.stateFile}: ${(error as Error).message}`);
+    }
+    this.log(`watching ${this.options.dirs.join(', ')} (state: ${this.options.stateFile})`);
+    const matcher = fileMatcher(this.options.filter);
+    const relative = (file: string) => {
+      const root = this.options.dirs.find((dir) => file === dir || file.startsWith(`${dir}${path.sep}`));
+      return root ? path.relative(root, file).split(path.sep).join('/') : null;
+    };
+    this.watcher = watch(this.options.dirs, {
+      ignoreInitial: true,
+      ignored: (file, stats) => {
+        const rel = relative(file);
+        if (!rel) return false;
+        return stats?.isDirectory()
+          ? matcher.skipsDirectory(rel)
+          : stats?.isFile()
+            ? !matcher.takesFile(rel)
+            : false;
+      },
+    });
+    this.watcher.on('add', (file) => void this.consider(file));
+    this.watcher.on('change', (file) => void this.consider(file));
+    this.watcher.on('error', (error) => this.log(`watcher error: ${(error as Error).message}`));
+    await this.rescan();
+    this.timers.push(setInterval(() => this.pump(), 1000));
+    this.timers.push(setInterval(() => void this.rescan(), this.options.rescanMs));
+    this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    for (const timer of this.timers) clearInterval(timer);
+    await this.watcher?.close();
+    await this.running;
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    await this.save();
+  }
+
+  private async rescan(): Promise<void> {
+    const scan = await scanPaths(this.options.dirs, this.options.filter);
+    for (const error of scan.errors) this.log(`cannot read ${error.path}: ${error.reason}`);
+    for (const file of scan.files) this.note(file.path, file.size, file.mtimeMs);
+    // Forget files that are gone, unless a folder could not be read (an unmounted share is not a deletion).
+    if (scan.errors.length === 0) {
+      const present = new Set(scan.files.map((file) => file.path));
+      for (const file of Object.keys(this.state)) if (!present.has(file)) delete this.state[file];
+    }
+  }
+
+  private async consider(file: string): Promise<void> {
+    try {
+      const info = await stat(file);
+      if (info.isFile()) this.note(file, info.size, info.mtimeMs);
+    } catch {
+      this.candidates.delete(file);
+    }
+  }
+
+  private note(file: string, size: number, mtimeMs: number): void {
+    const known = this.state[file];
+    if (known && known.size === size && known.mtimeMs === mtimeMs) {
+      this.candidates.delete(file);
+      return;
+    }
+    const candidate = this.candidates.get(file);
+    if (candidate && candidate.size === size && candidate.mtimeMs === mtimeMs) return;
+    // A file last written long ago is already still; one written just now must settle first.
+    this.candidates.set(file, {
+      size,
+      mtimeMs,
+      changedAt: candidate ? Date.now() : Math.min(Date.now(), mtimeMs),
+    });
+  }
+
+  private pump(): void {
+    if (this.running || this.abort.signal.aborted || Date.now() < this.retryAt || this.candidates.size === 0)
+      return;
+    this.running = this.round()
+      .catch((error: unknown) => this.log(`upload round failed: ${(error as Error).message}`))
+      .finally(() => {
+        this.running = null;
+      });
+  }
+
+  private async round(): Promise<void> {
+    const now = Date.now();
+    const ready: ScannedFile[] = [];
+    for (const [file, candidate] of this.candidates) {
+      let info;
+      try {
+        info = await stat(file);
+      } catch {
+        this.candidates.delete(file);
+        continue;
+      }
+      if (info.size !== candidate.size || info.mtimeMs !== candidate.mtimeMs) {
+        this.candidates.set(file, { size: info.size, mtimeMs: info.mtimeMs, changedAt: now });
+        continue;
+      }
+      if (now - candidate.changedAt < this.options.stableMs) continue;
+      ready.push({ path: file, size: info.size, mtimeMs: info.mtimeMs });
+      if (ready.length >= ROUND_SIZE) break;
+    }
+    if (ready.length === 0) return;
+
+    let unreachable: string | null = null;
+    const settle = (result: FileResult) => {
+      const file = result.file;
+      if (result.status === 'failed' && result.retryable) {
+        unreachable ??= result.reason ?? 'failed';
+        return;
+      }
+      // Recorded as it was when hashed; if it changed since, a later round sends the new content.
+      const candidate = this.candidates.get(file.path);
+      if (!candidate || candidate.size !== file.size || candidate.mtimeMs !== file.mtimeMs) return;
+      this.candidates.delete(file.path);
+      if (result.status === 'failed') {
+        this.state[file.path] = { size: file.size, mtimeMs: file.mtimeMs, refused: result.reason };
+        this.log(`failed ${file.path}: ${result.reason} (not retried until the file changes)`);
+      } else {
+        this.state[file.path] = { size: file.size, mtimeMs: file.mtimeMs, sha256: result.sha256 };
+        this.log(`${result.status} ${file.path}`);
+      }
+      this.saveSoon();
+    };
+    // Short retries inside a round: the watcher's own back-off takes over when the server stays away.
+    const uploader = new Uploader(
+      this.options.client,
+      this.options.resume,
+      { ...this.options.uploader, retryDelays: this.options.uploader.retryDelays.slice(0, 2) },
+      { onDone: settle },
+      this.abort.signal,
+    );
+    await uploader.run(ready);
+    await this.save();
+    if (unreachable && !this.abort.signal.aborted) {
+      this.backoff = Math.min(this.backoff ? this.backoff * 2 : 2000, MAX_BACKOFF_MS);
+      this.retryAt = Date.now() + this.backoff;
+      this.log(`will try again in ${Math.round(this.backoff / 1000)} s: ${unreachable}`);
+    } else {
+      this.backoff = 0;
+    }
+  }
+
+  /** Each finished file is on disk within a second, so a kill loses at most that much (and dedup covers it). */
+  private saveSoon(): void {
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = null;
+      void this.save();
+    }, 500);
+  }
+
+  private async save(): Promise<void> {
+    const snapshot = JSON.stringify(this.state);
+    this.saving = this.saving
+      .catch(() => undefined)
+      .then(() => writeFileAtomic(this.options.stateFile, snapshot));
+    await this.saving;
+  }
+}
