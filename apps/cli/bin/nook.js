@@ -3,4 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../src/main.ts');
+// The client commands run on laptops and desktops: they skip loading the server, database and workers.
+const clientCommands = new Set(['login', 'upload', 'watch']);
+await import(clientCommands.has(process.argv[2] ?? '') ? '../src/client-main.ts' : '../src/main.ts');

@@ -1,6 +1,5 @@
 // Opens what a Nook process runs on (queue database, metadata, queue) and closes it in reverse order.
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import {
   DataDir,
   EmbeddedPostgres,
@@ -16,9 +15,7 @@ import {
 
 export const webRoot = fileURLToPath(new URL('../../web/build', import.meta.url));
 
-export const version: string = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export { version } from './version';
 
 export interface Runtime {
   config: Config;

@@ -13,6 +13,27 @@ import { eventually, makeTempDir, setUpAdmin, startTestNook, type TestNook } fro
 const nookBin = fileURLToPath(new URL('../../bin/nook.js', import.meta.url));
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
+/** A relay to the server at about `bytesPerSecond` (a slow Wi-Fi), so an upload is still on its way when we look. */
+async function slowRelay(target: string, bytesPerSecond: number): Promise<{ url: string; close(): void }> {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(new URL(target).port), '127.0.0.1');
+    client.on('data', (chunk: Buffer) => {
+      client.pause();
+      upstream.write(chunk);
+      setTimeout(() => client.resume(), (chunk.length / bytesPerSecond) * 1000);
+    });
+    upstream.pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () => server.close(),
+  };
+}
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -166,7 +187,13 @@ describe('the nook client', () => {
       '1',
     ];
 
-    const first = spawnNook(args);
+    const relay = await slowRelay(nook.url, 8 * 1024 * 1024);
+    const token = (
+      JSON.parse(await readFile(path.join(home, 'config', 'nook', 'credentials.json'), 'utf8')) as {
+        token: string;
+      }
+    ).token;
+    const first = spawnNook(args, { NOOK_SERVER: relay.url, NOOK_TOKEN: token });
     const tusDir = path.join(nook.dataDir.tmp, 'tus');
     // Kill it while the big file is on its way: part of it is on the server, not all.
     await eventually(async () => {
@@ -181,7 +208,8 @@ describe('the nook client', () => {
     await first.done;
     expect(await copiesOnServer(sha256(big))).toBe(0);
 
-    const second = spawnNook(args);
+    // Same server address as before, so the stored upload URL applies and the upload resumes.
+    const second = spawnNook(args, { NOOK_SERVER: relay.url, NOOK_TOKEN: token });
     await eventually(async () => (await copiesOnServer(sha256(big))) === 1, 60_000);
     // New files while it runs go up too, once stable.
     const later = randomBytes(3000);
@@ -190,6 +218,7 @@ describe('the nook client', () => {
     for (const data of small) expect(await copiesOnServer(sha256(data))).toBe(1);
     second.child.kill('SIGTERM');
     expect((await second.done).code).toBe(0);
+    relay.close();
 
     // The big file resumed (a fresh upload would have left the first one's partial behind) and is whole.
     const asset = await nook.orm.em.fork().findOneOrFail(Asset, { sha256: sha256(big) });
@@ -208,7 +237,7 @@ describe('the nook client', () => {
     third.child.kill('SIGTERM');
     const thirdRun = await third.done;
     expect(thirdRun.stdout).not.toMatch(/ (uploaded|duplicate) /);
-  });
+  }, 180_000);
 
   it('watch survives the server being down and catches up when it returns', async () => {
     // A relay on a fixed port stands in for the server: closed is "down", listening again is "back".
@@ -249,5 +278,5 @@ describe('the nook client', () => {
       await watcher.done;
       relay.close();
     }
-  });
+  }, 180_000);
 });

@@ -1,7 +1,7 @@
 // Finding the files to upload: paths given on the command line, folders walked recursively, globs applied.
 import { opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { defaultExclusions } from '@nook/core';
+import { defaultExclusions } from '@nook/core/files';
 import picomatch from 'picomatch';
 
 export interface ScannedFile {

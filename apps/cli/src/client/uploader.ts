@@ -1,7 +1,7 @@
 // The upload pipeline shared by `nook upload` and `nook watch`: hash, ask the server, send the rest in parallel.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hashFile } from '@nook/core';
+import { hashFile } from '@nook/core/files';
 import { UploadError, type LocalFile, type NookClient, type UploadOutcome } from './api';
 import { writeFileAtomic } from './credentials';
 import type { ScannedFile } from './scan';
