@@ -196,6 +196,38 @@ describe('resumable uploads (tus)', () => {
     expect(last.headers.get('nook-asset-sha256')).toBe(sha256(data));
   });
 
+  it('finishes an empty file at creation, and a whole file sent with its creation request', async () => {
+    const empty = await tusFetch('/api/uploads', {
+      method: 'POST',
+      headers: {
+        'upload-length': '0',
+        'upload-metadata': `filename ${Buffer.from('empty.txt').toString('base64')}`,
+      },
+    });
+    expect(empty.status).toBe(201);
+    expect(empty.headers.get('nook-asset-sha256')).toBe(sha256(Buffer.alloc(0)));
+
+    const data = randomBytes(70_000);
+    const whole = await tusFetch('/api/uploads', {
+      method: 'POST',
+      body: data,
+      headers: {
+        'upload-length': String(data.length),
+        'content-type': 'application/offset+octet-stream',
+        'upload-metadata': `filename ${Buffer.from('at-once.bin').toString('base64')}`,
+      },
+    });
+    expect(whole.status).toBe(201);
+    expect(whole.headers.get('upload-offset')).toBe(String(data.length));
+    expect(whole.headers.get('nook-duplicate')).toBe('false');
+    const id = whole.headers.get('nook-asset-id')!;
+    expect(await admin.query('assets.get', { id })).toMatchObject({
+      name: 'at-once.bin',
+      sha256: sha256(data),
+    });
+    await eventually(async () => (await tusFiles()).length === 0);
+  });
+
   it('terminates an upload on DELETE and leaves nothing in tmp', async () => {
     const { location } = await create(1000);
     expect((await tusFiles()).length).toBeGreaterThan(0);

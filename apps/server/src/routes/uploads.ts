@@ -179,7 +179,14 @@ export async function uploadRoutes(
     reply.hijack();
     if (request.method === 'OPTIONS')
       reply.raw.setHeader('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
-    await requests.run({ user, em: request.em, checksum }, () => tus.handle(request.raw, reply.raw));
+    try {
+      await requests.run({ user, em: request.em, checksum }, () => tus.handle(request.raw, reply.raw));
+    } catch (error) {
+      // Past hijack() Fastify no longer answers for us: a failure must still end the response.
+      log.error({ err: error }, 'tus request failed');
+      if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'text/plain' });
+      reply.raw.end();
+    }
   };
   app.route({ method: ['POST', 'OPTIONS'], url: UPLOADS_PATH, handler: handle });
   app.route({ method: ['HEAD', 'PATCH', 'DELETE', 'OPTIONS'], url: `${UPLOADS_PATH}/:id`, handler: handle });
