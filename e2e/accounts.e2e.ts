@@ -362,7 +362,7 @@ describe('accounts', () => {
     await menu.getByRole('link', { name: 'Settings' }).waitFor();
     expect(await menu.getByRole('link', { name: 'Users' }).count()).toBe(0);
     expect(await menu.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
-    await bob.goto(`${url}/admin/users`);
+    await bob.goto(`${url}/settings/users`);
     await bob.getByRole('heading', { name: 'Only administrators can see this page' }).waitFor();
     await bob.context().close();
   });

@@ -248,6 +248,11 @@ describe('sessions, tokens, members and shares', () => {
     await expectCode(kid.query('users.auditLog', {}), 'FORBIDDEN');
     await expectCode(kid.mutate('shares.create', { assetId: adminAsset.id }), 'NOT_FOUND');
     await expectCode(kid.mutate('auth.createToken', { name: 'x', scopes: ['admin'] }), 'FORBIDDEN');
+    // A member edits their own display name, and nothing else of their account.
+    expect(
+      await kid.mutate('auth.updateProfile', { displayName: '  Kid of the house ', role: 'admin' }),
+    ).toMatchObject({ username: 'kid', displayName: 'Kid of the house', role: 'member', quotaBytes: 2000 });
+    expect(await kid.mutate('auth.updateProfile', { displayName: '' })).toMatchObject({ displayName: 'kid' });
 
     const big = await kid.upload([{ name: 'big.bin', data: randomBytes(5000) }]);
     expect(big.status).toBe(413);

@@ -104,6 +104,13 @@ export const authRouter = router({
       return { ok: true };
     }),
 
+  /** One's own display name; the role, quota and username stay the administrator's to change. */
+  updateProfile: sessionProcedure
+    .input(z.object({ displayName: z.string().max(128) }))
+    .mutation(async ({ ctx, input }) =>
+      toUserDto(await new UserService(ctx.em).update(ctx.user.id, { displayName: input.displayName })),
+    ),
+
   me: protectedProcedure.query(async ({ ctx }) => ({
     ...toUserDto(ctx.user),
     usedBytes: await new UserService(ctx.em).usedBytes(ctx.user.id),

@@ -35,6 +35,11 @@ export class Auth {
     return this.#sessionEnded;
   }
 
+  /** The account as the server returned it after a change to it, such as a new display name. */
+  updated(user: UserDto): void {
+    this.#user = user;
+  }
+
   async check(): Promise<void> {
     this.#status = 'checking';
     this.#error = null;
