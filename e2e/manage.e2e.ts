@@ -190,7 +190,7 @@ describe('management pages', () => {
     expect(await card.textContent()).toContain('2 items');
     const cover = card.locator('img');
     await expect
-      .poll(() => cover.evaluate((image) => (image as HTMLImageElement).naturalWidth))
+      .poll(() => cover.evaluate((image) => (image as unknown as { naturalWidth: number }).naturalWidth))
       .toBeGreaterThan(0);
     expect(await cover.getAttribute('src')).toContain('/thumbnail');
     await shootBoth('albums');
