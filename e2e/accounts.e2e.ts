@@ -236,29 +236,19 @@ describe('accounts', () => {
     await openMenu(page, admin.displayName);
     await page.getByRole('link', { name: 'Albums' }).click();
     await page.getByRole('heading', { name: 'Albums' }).waitFor();
-    await page.getByLabel('Name', { exact: true }).fill('Garden');
-    await page.getByRole('button', { name: 'Create', exact: true }).click();
-    const row = page.locator('li[data-album-id]', { hasText: 'Garden' });
-    await row.waitFor();
-    const albumId = await row.getAttribute('data-album-id');
-    // The web cannot add photos to an album, so this one joins through the API.
-    const added = await page.evaluate(
-      async (input) =>
-        (
-          await fetch('/trpc/albums.addAssets', {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(input),
-          })
-        ).status,
-      { id: albumId, assetIds: [assetId] },
-    );
-    expect(added).toBe(200);
-    await page.reload();
-    await row.getByText('1 item').waitFor();
+    await page.getByLabel('New album name').fill('Garden');
+    await page.getByRole('button', { name: 'Create album' }).click();
+    await page.getByRole('heading', { name: 'Garden', exact: true }).waitFor();
+    expect(page.url()).toMatch(/\/albums\/[0-9a-f-]{36}$/);
+    await page.getByRole('button', { name: 'Add photos' }).click();
+    const picker = page.getByRole('dialog', { name: 'Add to “Garden”' });
+    await picker.locator(`li[data-item-id="${assetId}"]`).getByRole('checkbox').click();
+    await picker.getByRole('button', { name: 'Add 1 photo' }).click();
+    await page.getByText('One photo added.').waitFor();
+    await page.getByText('1 item', { exact: true }).waitFor();
     await shoot(page, 'albums-light');
 
-    await row.getByRole('button', { name: 'Share Garden' }).click();
+    await page.getByRole('button', { name: 'Share', exact: true }).click();
     const dialog = page.getByRole('dialog', { name: 'Share “Garden”' });
     await dialog.getByLabel('Allow download').check();
     await dialog.getByRole('button', { name: 'Create link' }).click();
@@ -336,7 +326,7 @@ describe('accounts', () => {
 
   it('lets the administrator create a member, who sees only their own empty library', async () => {
     await openMenu(page, admin.displayName);
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Users' }).click();
     await page.getByRole('heading', { name: 'Users' }).waitFor();
     await page.locator('li[data-username="ada"]').waitFor();
     await page.getByLabel('Username').fill(member.username);
@@ -369,7 +359,7 @@ describe('accounts', () => {
 
   it('shows the administrator the audit log, newest first', async () => {
     await openMenu(page, admin.displayName);
-    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
     const events = page.locator('li[data-type]');
     await events.first().waitFor();

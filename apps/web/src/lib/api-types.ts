@@ -24,3 +24,5 @@ export type TrashPageDto = Result<TrpcClient['trash']['list']['query']>;
 export type TrashedAssetDto = TrashPageDto['items'][number];
 export type DuplicateGroupDto = Result<TrpcClient['assets']['duplicates']['query']>['groups'][number];
 export type FolderListingDto = Result<TrpcClient['folders']['list']['query']>;
+export type BackupScheduleDto = Result<TrpcClient['backups']['list']['query']>[number];
+export type BackupRunDto = Result<TrpcClient['backups']['runs']['query']>[number];
