@@ -199,8 +199,11 @@ describe('accounts', () => {
   });
 
   it('lists the links with their views, and a revoked one no longer opens', async () => {
-    await openMenu(page, admin.displayName);
-    await page.getByRole('link', { name: 'Shared links' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await page
+      .getByRole('navigation', { name: 'Settings sections' })
+      .getByRole('link', { name: /Shared links/ })
+      .click();
     await page.getByRole('heading', { name: 'Shared links' }).waitFor();
     const rows = page.locator('li[data-share-id]');
     await expect.poll(() => rows.count()).toBe(2);
@@ -325,8 +328,11 @@ describe('accounts', () => {
   });
 
   it('lets the administrator create a member, who sees only their own empty library', async () => {
-    await openMenu(page, admin.displayName);
-    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await page
+      .getByRole('navigation', { name: 'Settings sections' })
+      .getByRole('link', { name: /Users/ })
+      .click();
     await page.getByRole('heading', { name: 'Users' }).waitFor();
     await page.locator('li[data-username="ada"]').waitFor();
     await page.getByLabel('Username').fill(member.username);
@@ -358,8 +364,11 @@ describe('accounts', () => {
   });
 
   it('shows the administrator the audit log, newest first', async () => {
-    await openMenu(page, admin.displayName);
-    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await page
+      .getByRole('navigation', { name: 'Settings sections' })
+      .getByRole('link', { name: /Audit log/ })
+      .click();
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
     const events = page.locator('li[data-type]');
     await events.first().waitFor();
@@ -386,8 +395,7 @@ describe('accounts', () => {
     await bob.waitForURL(`${url}/login`);
 
     // The other browser still shows the library; its next call is refused and it lands on sign-in.
-    await openMenu(other, member.username);
-    await other.getByRole('link', { name: 'Shared links' }).click();
+    await other.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Albums' }).click();
     await other.waitForURL(`${url}/login`);
     await other.getByText('Your session ended. Sign in again to continue.').waitFor();
     await other.context().close();

@@ -285,6 +285,56 @@ describe('management pages', () => {
     await shootBoth('settings-audit');
   });
 
+  it('schedules a backup with the cron editor, shows its next runs, and runs it now', async () => {
+    const target = await mkdtemp(path.join(tmpdir(), 'nook-e2e-backup-'));
+    try {
+      await open('/backups', 'Backups');
+      await page.getByText('No backup schedules yet.').waitFor();
+      await page.getByText('No runs yet.').waitFor();
+      await shootBoth('backups-empty');
+
+      await page.getByRole('button', { name: 'New schedule' }).click();
+      await page.getByLabel('Name').fill('USB disk');
+      await page.getByLabel('Target folder').fill('/no/such/disk');
+      await page
+        .getByText('The target /no/such/disk is missing (is the disk unplugged', { exact: false })
+        .waitFor();
+      await page.getByLabel('Target folder').fill(target);
+      await page.getByText(`✓ Nook can write to ${target}.`).waitFor();
+
+      await page.getByLabel('Time zone').fill('UTC');
+      await page.getByLabel('Runs', { exact: true }).selectOption('custom');
+      await page.getByLabel('Cron expression').fill('61 * * * *');
+      await page
+        .getByTestId('next-runs')
+        .getByText(/invalid cron expression/i)
+        .waitFor();
+      expect(await page.getByRole('button', { name: 'Create schedule' }).isDisabled()).toBe(true);
+
+      await page.getByLabel('Runs', { exact: true }).selectOption('weekly');
+      await page.getByLabel('On', { exact: true }).selectOption('Sunday');
+      await page.getByLabel('At', { exact: true }).fill('04:30');
+      const nextRuns = page.getByTestId('next-runs').locator('li');
+      await expect.poll(() => nextRuns.count()).toBe(5);
+      for (const run of await nextRuns.allTextContents()) expect(run).toMatch(/4:30\s?AM/);
+      await shoot(page, 'manage-backups-form-desktop', { viewport: wide, fullPage: true });
+      await page.getByRole('button', { name: 'Create schedule' }).click();
+
+      const card = page.locator('li[data-schedule-id]', { hasText: 'USB disk' });
+      await card.waitFor();
+      expect(await card.textContent()).toContain('Every Sunday at 04:30 (UTC)');
+      await page.getByText('Schedule created.').waitFor();
+      await card.getByRole('button', { name: 'Run now' }).click();
+      await page.getByText(/“USB disk” is (starting|already waiting)/).waitFor();
+      await shootBoth('backups');
+
+      await card.getByRole('button', { name: 'Pause' }).click();
+      await card.getByText('Paused', { exact: true }).first().waitFor();
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
+  });
+
   it('raised no errors in the pages', async () => {
     expect(session.pageErrors).toEqual([]);
     expect(await readFile(path.join(watched, 'garden-copy.jpg'))).toBeTruthy();

@@ -45,7 +45,7 @@ describe('photo dashboard', () => {
     await page.waitForURL(`${url}/`);
     await bottom.getByRole('button', { name: 'More' }).click();
     const sheet = page.getByRole('dialog', { name: 'More' });
-    await sheet.getByRole('link', { name: 'Users' }).waitFor();
+    await sheet.getByRole('link', { name: 'Backups' }).waitFor();
     await shoot(page, 'more-sheet-390', { viewport: phone });
     await sheet.getByRole('link', { name: 'Settings' }).click();
     await page.waitForURL(`${url}/settings`);

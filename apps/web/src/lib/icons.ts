@@ -10,6 +10,11 @@ export const icons = {
   users:
     'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21a7 7 0 0 1 14 0M16 3.1a4 4 0 0 1 0 7.8M22 21a7 7 0 0 0-4-6.3',
   audit: 'M8 3h8l4 4v14H4V3zM8 12h8M8 16h8M8 8h4',
+  duplicates: 'M8 8h12v12H8zM4 16V4h12',
+  libraries: 'M4 4h16v6H4zM4 14h16v6H4zM8 7h.01M8 17h.01',
+  stats: 'M4 20V11M10 20V4M16 20v-8M21 20H3',
+  jobs: 'M3 12h4l3-8 4 16 3-8h4',
+  backups: 'M3 4h18v5H3zM5 9v11h14V9M10 13h4',
   folder: 'M3 6a1 1 0 0 1 1-1h5l2 2h9a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1z',
   trash: 'M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3',
   more: 'M5 12h.01M12 12h.01M19 12h.01',

@@ -17,10 +17,15 @@ export const navItems: readonly NavItem[] = [
   { href: '/', label: 'Photos', icon: 'photos', group: 'primary' },
   { href: '/search', label: 'Search', icon: 'search', group: 'primary' },
   { href: '/albums', label: 'Albums', icon: 'albums', group: 'primary' },
-  { href: '/shares', label: 'Shared links', icon: 'shares', group: 'secondary' },
+  { href: '/folders', label: 'Folders', icon: 'folder', group: 'secondary' },
+  { href: '/duplicates', label: 'Duplicates', icon: 'duplicates', group: 'secondary' },
+  { href: '/trash', label: 'Trash', icon: 'trash', group: 'secondary' },
+  { href: '/libraries', label: 'Libraries', icon: 'libraries', group: 'secondary' },
+  { href: '/stats', label: 'Stats', icon: 'stats', group: 'secondary' },
+  { href: '/jobs', label: 'Jobs', icon: 'jobs', group: 'secondary' },
+  { href: '/backups', label: 'Backups', icon: 'backups', group: 'secondary', admin: true },
+  // Shared links, users and the audit log are sections of the settings area, with its own navigation.
   { href: '/settings', label: 'Settings', icon: 'settings', group: 'secondary' },
-  { href: '/admin/users', label: 'Users', icon: 'users', group: 'secondary', admin: true },
-  { href: '/admin/audit', label: 'Audit log', icon: 'audit', group: 'secondary', admin: true },
 ];
 
 /** The items a person may see. */
