@@ -4,11 +4,14 @@ import {
   AssetService,
   ConfigError,
   EmbeddedPostgres,
+  EmbeddedPostgresError,
   NookError,
   UserService,
   createLogger,
+  findRunningEmbeddedPostgres,
   loadConfig,
   openDatabase,
+  runDoctor,
   type Config,
   type Logger,
 } from '@nook/core';
@@ -117,8 +120,27 @@ program
 program
   .command('db')
   .description('run the embedded PostgreSQL that holds the job queue, until stopped')
-  .action(async () => {
+  .option(
+    '--wait <seconds>',
+    'instead: wait until the one run for this data dir answers, then exit (0), or fail after <seconds>',
+  )
+  .action(async (options: { wait?: string }) => {
     const { config, logger } = setup();
+    if (options.wait !== undefined) {
+      const seconds = Number(options.wait);
+      if (!Number.isFinite(seconds) || seconds < 0)
+        throw new ConfigError('--wait: expected a number of seconds');
+      const deadline = Date.now() + seconds * 1000;
+      while (!(await findRunningEmbeddedPostgres(config.dataDir))) {
+        if (Date.now() >= deadline) {
+          throw new EmbeddedPostgresError(
+            `no embedded PostgreSQL answered for ${config.dataDir} within ${seconds}s`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      return;
+    }
     const postgres = await EmbeddedPostgres.start(config.dataDir, logger);
     stopOnSignal(logger, () => postgres.stop());
     logger.info(`embedded PostgreSQL listening on 127.0.0.1:${postgres.port}`);
@@ -238,6 +260,28 @@ user
     } finally {
       await orm.close();
     }
+  });
+
+program
+  .command('doctor')
+  .description(
+    'check what Nook needs from this machine (tools, disk, inotify, databases, library folders) and print fixes; exits 1 on a failure',
+  )
+  .action(async () => {
+    const checks = await runDoctor(loadConfig());
+    const marks = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+    for (const check of checks) {
+      process.stdout.write(`${marks[check.status]}  ${check.name}: ${check.detail}\n`);
+      if (check.fix && check.status !== 'ok') process.stdout.write(`      fix: ${check.fix}\n`);
+    }
+    const failed = checks.filter((check) => check.status === 'fail').length;
+    const warned = checks.filter((check) => check.status === 'warn').length;
+    process.stdout.write(
+      failed || warned
+        ? `\n${failed} problem(s), ${warned} warning(s)\n`
+        : '\nEverything Nook needs is in place.\n',
+    );
+    if (failed) process.exitCode = 1;
   });
 
 registerClientCommands(program);

@@ -115,3 +115,4 @@ export {
 } from './backups/backup.service';
 export { isTimeZone, longestIntervalMs, nextRuns, validateCron } from './backups/cron';
 export { checkTarget, targetLayout } from './backups/target';
+export { runDoctor, type CheckStatus, type DoctorCheck, type DoctorOptions } from './doctor/doctor';
