@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import sqlite3 from 'sqlite3';
+import { seedAssets, sql } from '../seed';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const assetCount = Number(process.env.NOOK_BENCH_ASSETS ?? 1_000_000);
@@ -44,43 +45,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-function sql<T = unknown>(db: sqlite3.Database, query: string, params: unknown[] = []): Promise<T[]> {
-  return new Promise((resolve, reject) =>
-    db.all(query, params, (error, rows) => (error ? reject(error) : resolve(rows as T[]))),
-  );
-}
-
-/**
- * One INSERT … SELECT over a generated sequence: dates spread over 15 years, 40 cameras, folders four
- * deep, unique hashes. It goes through the real triggers, so the FTS5 index is built as in life.
- */
-async function seed(db: sqlite3.Database, ownerId: string, libraryId: string): Promise<void> {
-  const fifteenYears = 15 * 365 * 24 * 3600 * 1000;
-  const start = Date.UTC(2011, 0, 1);
-  await sql(db, 'pragma journal_mode = wal');
-  await sql(db, 'pragma synchronous = off');
-  await sql(
-    db,
-    `with recursive seq(n) as (select 1 union all select n + 1 from seq where n < ?)
-     insert into assets (id, library_id, owner_id, path, name, size, mtime, sha256, mime, kind, width, height,
-                         taken_at, taken_at_source, make, model, status, favorite, created_at, updated_at)
-     select
-       lower(printf('%s-%s-4%s-8%s-%s', hex(randomblob(4)), hex(randomblob(2)), substr(hex(randomblob(2)), 2), substr(hex(randomblob(2)), 2), hex(randomblob(6)))),
-       ?, ?,
-       printf('%d/%02d/trip-%d/day-%d/IMG_%07d.jpg', 2011 + n % 15, 1 + n % 12, n % 50, n % 7, n),
-       printf('IMG_%07d.jpg', n),
-       2000000 + n % 3000000, ?, lower(hex(randomblob(32))),
-       case when n % 10 = 0 then 'video/mp4' else 'image/jpeg' end,
-       case when n % 10 = 0 then 'video' else 'image' end,
-       4032, 3024,
-       ? + abs(random()) % ?, 'exif-original',
-       'Make' || (n % 40 / 4), 'Model ' || (n % 40),
-       'ready', n % 97 = 0, ?, ?
-     from seq`,
-    [assetCount, libraryId, ownerId, Date.now(), start, fifteenYears, Date.now(), Date.now()],
-  );
-}
-
 async function main(): Promise<void> {
   // NOOK_BENCH_KEEP names a data dir to seed once and reuse (for profiling); it is never deleted.
   const kept = process.env.NOOK_BENCH_KEEP;
@@ -106,7 +70,7 @@ async function main(): Promise<void> {
       `select owner_id as owner, id as library from libraries limit 1`,
     );
     const seedStarted = Date.now();
-    if (!reuse) await seed(db, ids!.owner, ids!.library);
+    if (!reuse) await seedAssets(db, ids!.owner, ids!.library, assetCount);
     const seedSeconds = (Date.now() - seedStarted) / 1000;
     const [deep] = await sql<{ taken_at: number; id: string }>(
       db,
