@@ -1,5 +1,5 @@
 // Seeds assets into a real Nook metadata database (migrated schema, triggers and all) through SQL.
-import sqlite3 from 'sqlite3';
+import type sqlite3 from 'sqlite3';
 
 export function sql<T = unknown>(db: sqlite3.Database, query: string, params: unknown[] = []): Promise<T[]> {
   return new Promise((resolve, reject) =>
