@@ -66,8 +66,10 @@ export function ormOptions(dataDir: string, log: OrmLog = () => undefined): Opti
         connection.exec(connectionPragmas, (error) => done(error, connection));
       },
     },
-    // Full-text search and month counts live in tables the entities know nothing of (see sql/).
-    schemaGenerator: { skipTables: ['assets_fts', /^assets_fts_/, 'asset_months'] },
+    // Full-text search, month counts and storage totals live in tables the entities know nothing of (see sql/).
+    schemaGenerator: {
+      skipTables: ['assets_fts', /^assets_fts_/, 'asset_months', 'asset_totals', 'asset_duplicates'],
+    },
     migrations: {
       migrationsList,
       transactional: true,

@@ -1,4 +1,4 @@
-// Read queries the ORM cannot express well (grouping by folder and hash, storage totals).
+// Read queries the ORM cannot express well (grouping by folder and by content hash).
 import type { EntityManager } from '@mikro-orm/sqlite';
 
 async function all<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
@@ -41,49 +41,6 @@ export async function duplicateGroups(
       where a.owner_id = ? and a.deleted_at is null and a.purged_at is null ${afterSha ? 'and a.sha256 > ?' : ''}
       group by a.sha256 having count(*) > 1 order by a.sha256 limit ?`,
     [ownerId, ...(afterSha ? [afterSha] : []), limit],
-  );
-}
-
-const live = 'a.deleted_at is null and a.purged_at is null';
-
-/** Totals for the stats page: one owner's, or everyone's when `ownerId` is null. */
-export async function storageTotals(em: EntityManager, ownerId: string | null) {
-  const owner = ownerId ? 'and a.owner_id = ?' : '';
-  const params = ownerId ? [ownerId] : [];
-  const [byKind, byLibrary, byMonth, unique] = await Promise.all([
-    all<{ kind: string; count: number; bytes: number }>(
-      em,
-      `select a.kind as kind, count(*) as count, coalesce(sum(a.size), 0) as bytes from assets a where ${live} ${owner} group by a.kind`,
-      params,
-    ),
-    all<{ id: string; name: string; type: string; count: number; bytes: number }>(
-      em,
-      `select l.id as id, l.name as name, l.type as type, count(a.id) as count, coalesce(sum(a.size), 0) as bytes
-         from libraries l left join assets a on a.library_id = l.id and ${live}
-        ${ownerId ? 'where l.owner_id = ?' : ''} group by l.id order by l.name`,
-      params,
-    ),
-    all<{ month: string; count: number; bytes: number }>(
-      em,
-      `select strftime('%Y-%m', a.created_at / 1000, 'unixepoch') as month, count(*) as count, coalesce(sum(a.size), 0) as bytes
-         from assets a where ${live} ${owner} group by month order by month`,
-      params,
-    ),
-    all<{ bytes: number }>(
-      em,
-      `select coalesce(sum(size), 0) as bytes from (select max(a.size) as size from assets a where ${live} ${owner} group by a.sha256)`,
-      params,
-    ),
-  ]);
-  return { byKind, byLibrary, byMonth, uniqueBytes: Number(unique[0]?.bytes ?? 0) };
-}
-
-export async function storageByUser(em: EntityManager) {
-  return all<{ id: string; username: string; count: number; bytes: number }>(
-    em,
-    `select u.id as id, u.username as username, count(a.id) as count, coalesce(sum(a.size), 0) as bytes
-       from users u left join assets a on a.owner_id = u.id and ${live} group by u.id order by u.username`,
-    [],
   );
 }
 

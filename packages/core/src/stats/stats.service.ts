@@ -5,7 +5,7 @@ import { BackupService } from '../backups/backup.service';
 import { Library } from '../libraries/library.entity';
 import type { JobQueue } from '../queue/job-queue';
 import { VersionedCache, type ReadDb } from '../sql/read-db';
-import { storageByUser, storageTotals } from '../sql/reads';
+import { storageTotalsSql } from '../sql/totals';
 import type { DataDir } from '../storage/data-dir';
 import type { User } from '../users/user.entity';
 
@@ -26,23 +26,25 @@ async function disk(label: string, path: string): Promise<DiskUsage> {
   }
 }
 
-/** Stats may be served from memory, but never older than this once anything has changed. */
+/** Disk, queue and backup figures may be served from memory, but never older than this. */
 export const STATS_MAX_AGE_MS = 5000;
 
 type Storage = Awaited<ReturnType<StatsService['storage']>>;
 type Live = Awaited<ReturnType<StatsService['live']>>;
 
 /**
- * Summaries per user, owned by the server so they outlive a request. The totals scan every asset
- * (seconds at a million), so they are recomputed only when something committed since, and then at
- * most every STATS_MAX_AGE_MS; disks and queues change without SQLite knowing, so they follow age.
+ * Summaries per user, owned by the server so they outlive a request. Storage totals are exact: they
+ * are read again whenever anything committed. Disks, queues and backups change without SQLite
+ * knowing, so they follow age.
  */
 export class StatsCache {
   readonly storage: VersionedCache<Storage>;
+  readonly db: ReadDb;
   private readonly live = new Map<string, { at: number; value: Promise<Live> }>();
 
   constructor(db: ReadDb) {
-    this.storage = new VersionedCache(db, STATS_MAX_AGE_MS);
+    this.db = db;
+    this.storage = new VersionedCache(db);
   }
 
   liveFor(key: string, compute: () => Promise<Live>): Promise<Live> {
@@ -62,11 +64,11 @@ export class StatsService {
     private readonly queue: Pick<JobQueue, 'stats' | 'enqueue'>,
   ) {}
 
-  async summary(user: User, cache?: StatsCache) {
+  async summary(user: User, cache: StatsCache) {
     const key = `${user.id}:${user.role}`;
     const [storage, live] = await Promise.all([
-      cache ? cache.storage.get(key, () => this.storage(user)) : this.storage(user),
-      cache ? cache.liveFor(key, () => this.live(user)) : this.live(user),
+      cache.storage.get(key, () => this.storage(cache.db, user)),
+      cache.liveFor(key, () => this.live(user)),
     ]);
     return { ...storage, ...live };
   }
@@ -86,38 +88,24 @@ export class StatsService {
     };
   }
 
-  async storage(user: User) {
+  /** From the totals the triggers keep (sql/totals.ts): a few rows per library and month. */
+  storage(db: ReadDb, user: User) {
     const everyone = user.role === 'admin';
-    const totals = await storageTotals(this.em, user.id);
-    const count = totals.byKind.reduce((sum, row) => sum + Number(row.count), 0);
-    const bytes = totals.byKind.reduce((sum, row) => sum + Number(row.bytes), 0);
+    type Row = { count: number; bytes: number };
+    const byKind = db.all<Row & { kind: string }>(storageTotalsSql.byKind, [user.id]);
+    const count = byKind.reduce((sum, row) => sum + row.count, 0);
+    const bytes = byKind.reduce((sum, row) => sum + row.bytes, 0);
     return {
       count,
       bytes,
-      byKind: totals.byKind.map((row) => ({
-        kind: row.kind,
-        count: Number(row.count),
-        bytes: Number(row.bytes),
-      })),
-      byLibrary: totals.byLibrary.map((row) => ({
-        ...row,
-        count: Number(row.count),
-        bytes: Number(row.bytes),
-      })),
-      byUser: everyone
-        ? (await storageByUser(this.em)).map((row) => ({
-            ...row,
-            count: Number(row.count),
-            bytes: Number(row.bytes),
-          }))
-        : null,
+      byKind,
+      byLibrary: db.all<Row & { id: string; name: string; type: string }>(storageTotalsSql.byLibrary, [
+        user.id,
+      ]),
+      byUser: everyone ? db.all<Row & { id: string; username: string }>(storageTotalsSql.byUser) : null,
       /** Bytes that identical copies would take again; each content is stored and thumbnailed once. */
-      deduplicatedBytes: bytes - totals.uniqueBytes,
-      growth: totals.byMonth.map((row) => ({
-        month: row.month,
-        count: Number(row.count),
-        bytes: Number(row.bytes),
-      })),
+      deduplicatedBytes: db.get<{ bytes: number }>(storageTotalsSql.duplicateBytes, [user.id])!.bytes,
+      growth: db.all<Row & { month: string }>(storageTotalsSql.byMonth, [user.id]),
     };
   }
 

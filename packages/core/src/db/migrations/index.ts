@@ -10,6 +10,7 @@ import { Migration20261124095917 } from './Migration20261124095917';
 import { Migration20261124113913 } from './Migration20261124113913';
 import { Migration20261124114800 } from './Migration20261124114800';
 import { Migration20261124114900 } from './Migration20261124114900';
+import { Migration20261124123500 } from './Migration20261124123500';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -22,4 +23,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124113913', class: Migration20261124113913 },
   { name: 'Migration20261124114800', class: Migration20261124114800 },
   { name: 'Migration20261124114900', class: Migration20261124114900 },
+  { name: 'Migration20261124123500', class: Migration20261124123500 },
 ];
