@@ -1,9 +1,48 @@
 // The photo dashboard in Chromium against a real `nook start`: shell and navigation, drag-and-drop upload, grid, viewer, search, bulk actions.
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, completeSetup, openMenu, phone, shoot, startSession, type E2eSession } from './harness';
 
 const wide = { width: 1440, height: 900 };
+
+/** A JPEG with a camera and a date in its EXIF, so it lands in a known month of the timeline. */
+async function photo(file: string, color: string, taken: string, size = { width: 900, height: 600 }) {
+  const image = await sharp({ create: { ...size, channels: 3, background: color } })
+    .withExif({ IFD0: { Make: 'Nook', Model: 'Test Camera' }, IFD2: { DateTimeOriginal: taken } })
+    .jpeg()
+    .toBuffer();
+  await writeFile(file, image);
+  return file;
+}
+
+/** Drops files on the page the way a file manager does: a drag carrying File objects. */
+async function dropFiles(page: Page, files: string[]): Promise<void> {
+  const payload = await Promise.all(
+    files.map(async (file) => ({
+      name: path.basename(file),
+      data: (await readFile(file)).toString('base64'),
+    })),
+  );
+  const transfer = await page.evaluateHandle((items) => {
+    // Runs in the page, where the DOM's DataTransfer and File exist.
+    const scope = globalThis as unknown as {
+      DataTransfer: new () => { items: { add(file: unknown): void } };
+      File: new (parts: unknown[], name: string, options: { type: string }) => unknown;
+    };
+    const dataTransfer = new scope.DataTransfer();
+    for (const item of items) {
+      const bytes = Uint8Array.from(atob(item.data), (char) => char.charCodeAt(0));
+      dataTransfer.items.add(new scope.File([bytes], item.name, { type: 'image/jpeg' }));
+    }
+    return dataTransfer;
+  }, payload);
+  await page.dispatchEvent('main', 'dragenter', { dataTransfer: transfer });
+  await page.dispatchEvent('main', 'dragover', { dataTransfer: transfer });
+  await page.dispatchEvent('main', 'drop', { dataTransfer: transfer });
+}
 
 describe('photo dashboard', () => {
   let session: E2eSession;
@@ -41,7 +80,7 @@ describe('photo dashboard', () => {
 
     await page.setViewportSize(phone);
     const bottom = page.locator('nav.bottom-bar');
-    await bottom.getByRole('link', { name: 'Photos' }).click();
+    await bottom.getByRole('link', { name: 'Library' }).click();
     await page.waitForURL(`${url}/`);
     await bottom.getByRole('button', { name: 'More' }).click();
     const sheet = page.getByRole('dialog', { name: 'More' });
@@ -61,6 +100,105 @@ describe('photo dashboard', () => {
     await shoot(page, 'shortcuts-1440', { viewport: wide });
     await page.keyboard.press('Escape');
     await help.waitFor({ state: 'detached' });
+  });
+
+  it('takes photos dropped on the page and shows them by month with thumbnails', async () => {
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Your library is empty' }).waitFor();
+    await shots('library-empty');
+    const files = [
+      await photo(path.join(session.filesDir, 'harbour.jpg'), '#2f6f9f', '2024:07:14 10:00:00'),
+      await photo(path.join(session.filesDir, 'meadow.jpg'), '#4f8f3f', '2024:07:02 09:00:00', {
+        width: 600,
+        height: 900,
+      }),
+      await photo(path.join(session.filesDir, 'snow.jpg'), '#d8dee6', '2023:01:20 12:00:00'),
+      await photo(path.join(session.filesDir, 'sunset.jpg'), '#d9822b', '2023:01:05 18:00:00', {
+        width: 1200,
+        height: 500,
+      }),
+    ];
+    await dropFiles(page, files);
+    // Every thumbnail decoded, under the months their EXIF dates say.
+    await expect
+      .poll(
+        () =>
+          page
+            .locator('[data-status="ready"] img')
+            .evaluateAll(
+              (images) =>
+                (images as unknown as { complete: boolean; naturalWidth: number }[]).filter(
+                  (image) => image.complete && image.naturalWidth > 0,
+                ).length,
+            ),
+        { timeout: 60_000 },
+      )
+      .toBe(4);
+    await page.getByRole('heading', { name: /July 2024/ }).waitFor();
+    await page.getByRole('heading', { name: /January 2023/ }).waitFor();
+    await shots('library');
+    await page.getByRole('button', { name: 'Show as squares' }).click();
+    await shots('library-squares');
+    await page.getByRole('button', { name: 'Show with true proportions' }).click();
+  });
+
+  it('opens the viewer, moves with the keys, shows details and favorites', async () => {
+    await page.getByRole('button', { name: 'Open harbour.jpg' }).click();
+    const viewer = page.getByRole('dialog', { name: 'harbour.jpg' });
+    await viewer.locator('img').waitFor();
+    await page.keyboard.press('ArrowRight');
+    await page.getByRole('dialog', { name: 'meadow.jpg' }).waitFor();
+    await page.keyboard.press('ArrowLeft');
+    await viewer.waitFor();
+    await viewer.getByRole('button', { name: 'Details' }).click();
+    await viewer.getByText('Nook Test Camera').waitFor();
+    await viewer.getByText('harbour.jpg').last().waitFor();
+    await viewer.getByRole('button', { name: 'Favorite', exact: true }).click();
+    await viewer.getByRole('button', { name: 'Unfavorite' }).waitFor();
+    await shots('viewer');
+    await page.keyboard.press('Escape');
+    await viewer.waitFor({ state: 'detached' });
+    await page.locator('[data-asset-id]', { hasText: 'harbour.jpg' }).getByText('Favorite').waitFor();
+  });
+
+  it('finds photos as you type and narrows them with filters', async () => {
+    await page.locator('aside').getByRole('link', { name: 'Search' }).click();
+    const box = page.getByRole('searchbox', { name: 'Search your library' });
+    await box.fill('sun');
+    await page.getByRole('status').filter({ hasText: '1 result' }).waitFor();
+    await page.locator('[data-asset-id]', { hasText: 'sunset.jpg' }).waitFor();
+    await box.fill('');
+    await page.getByLabel('Favorites only').check();
+    await page.getByRole('status').filter({ hasText: '1 result' }).waitFor();
+    await page.locator('[data-asset-id]', { hasText: 'harbour.jpg' }).waitFor();
+    await shots('search-results');
+    await page.getByLabel('Favorites only').uncheck();
+    await box.fill('zzzz-nothing');
+    await page.getByText('Nothing matches.').waitFor();
+    await shots('search-nothing');
+  });
+
+  it('selects a range with shift-click and moves it to the trash, with undo', async () => {
+    await page.locator('aside').getByRole('link', { name: 'Library' }).click();
+    await page.locator('[data-asset-id]').first().waitFor();
+    await page.getByRole('checkbox', { name: 'Select harbour.jpg' }).click();
+    await page.getByRole('checkbox', { name: 'Select snow.jpg' }).click({ modifiers: ['Shift'] });
+    await page.getByRole('status').filter({ hasText: '3 selected' }).waitFor();
+    await shots('selection');
+    await page
+      .getByRole('toolbar', { name: 'Selected items' })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await page.getByText('Moved 3 items to the trash.').waitFor();
+    await expect.poll(() => page.locator('[data-asset-id]').count()).toBe(1);
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => page.locator('[data-asset-id]').count()).toBe(4);
+    await page.getByRole('checkbox', { name: 'Select sunset.jpg' }).click();
+    await page
+      .getByRole('toolbar', { name: 'Selected items' })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await expect.poll(() => page.locator('[data-asset-id]').count()).toBe(3);
   });
 
   it('signs out', async () => {

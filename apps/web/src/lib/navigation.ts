@@ -14,7 +14,7 @@ export interface NavItem {
 
 /** In display order. A page is "current" for its own path and everything below it. */
 export const navItems: readonly NavItem[] = [
-  { href: '/', label: 'Photos', icon: 'photos', group: 'primary' },
+  { href: '/', label: 'Library', icon: 'photos', group: 'primary' },
   { href: '/search', label: 'Search', icon: 'search', group: 'primary' },
   { href: '/albums', label: 'Albums', icon: 'albums', group: 'primary' },
   { href: '/folders', label: 'Folders', icon: 'folder', group: 'secondary' },

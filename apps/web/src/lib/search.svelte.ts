@@ -1,6 +1,5 @@
-// The search page's state: text and filters in, pages of results out; typing is debounced and stale answers dropped.
-import type { AssetDto } from '@nook/api';
-import { describeError } from './errors';
+// The search page's state: text and filters in, a feed of results out; typing is debounced and answers to older queries dropped.
+import { ListFeed, MonthFeed, type AssetFeed } from './grid/feed.svelte';
 import { emptyFilters, toApiFilters, type SearchFilters } from './search-filters';
 import type { TrpcClient } from './trpc';
 
@@ -11,37 +10,21 @@ export class Search {
   readonly #client: TrpcClient;
   text = $state('');
   filters = $state<SearchFilters>(emptyFilters());
-  #items = $state.raw<AssetDto[]>([]);
-  #status = $state<'idle' | 'loading' | 'ready' | 'error'>('idle');
-  #error = $state<string | null>(null);
-  #cursor = $state<string | null>(null);
-  #loadingMore = $state(false);
-  #moreError = $state<string | null>(null);
+  /** Results of the latest query; each query gets a new feed, so a late page of an old one has nowhere to land. */
+  #feed = $state.raw<AssetFeed | null>(null);
+  #waiting = $state(false);
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Every new query bumps it; an answer for an older one is thrown away. */
-  #generation = 0;
 
   constructor(client: TrpcClient) {
     this.#client = client;
   }
 
-  get items(): readonly AssetDto[] {
-    return this.#items;
+  get feed(): AssetFeed | null {
+    return this.#feed;
   }
-  get status() {
-    return this.#status;
-  }
-  get error(): string | null {
-    return this.#error;
-  }
-  get hasMore(): boolean {
-    return this.#cursor !== null;
-  }
-  get loadingMore(): boolean {
-    return this.#loadingMore;
-  }
-  get moreError(): string | null {
-    return this.#moreError;
+  /** Typing has paused less than the debounce ago: a query is about to go out. */
+  get waiting(): boolean {
+    return this.#waiting;
   }
   /** Whether anything narrows the search; with nothing, the page shows a prompt instead of everything. */
   get active(): boolean {
@@ -53,62 +36,40 @@ export class Search {
   changed(): void {
     clearTimeout(this.#timer);
     if (!this.active) {
-      this.#generation++;
-      this.#items = [];
-      this.#status = 'idle';
+      this.#replace(null);
+      this.#waiting = false;
       return;
     }
-    this.#status = 'loading';
-    this.#timer = setTimeout(() => void this.run(), DEBOUNCE_MS);
+    this.#waiting = true;
+    this.#timer = setTimeout(() => this.run(), DEBOUNCE_MS);
   }
 
-  async run(): Promise<void> {
-    const generation = ++this.#generation;
-    this.#status = 'loading';
-    this.#moreError = null;
-    try {
-      const page = await this.#client.search.query.query({
-        text: this.text.trim(),
-        filters: toApiFilters(this.filters),
-        limit: PAGE_SIZE,
-      });
-      if (generation !== this.#generation) return;
-      this.#items = page.items;
-      this.#cursor = page.nextCursor;
-      this.#error = null;
-      this.#status = 'ready';
-    } catch (error) {
-      if (generation !== this.#generation) return;
-      this.#error = describeError(error);
-      this.#status = 'error';
-    }
+  run(): void {
+    this.#waiting = false;
+    const text = this.text.trim();
+    const filters = toApiFilters(this.filters);
+    // Words go to full-text search (ranked, one list); filters alone are the timeline's, by month.
+    const feed: AssetFeed = text
+      ? new ListFeed((cursor) => this.#client.search.query.query({ text, filters, limit: PAGE_SIZE, cursor }))
+      : new MonthFeed(this.#client, filters);
+    // The previous results stay on screen until the new ones arrive, so typing does not flicker.
+    void feed.load().then(() => {
+      if (this.#pending === feed) this.#replace(feed);
+    });
+    this.#pending = feed;
   }
 
-  async loadMore(): Promise<void> {
-    const cursor = this.#cursor;
-    if (this.#status !== 'ready' || this.#loadingMore || cursor === null) return;
-    const generation = this.#generation;
-    this.#loadingMore = true;
-    this.#moreError = null;
-    try {
-      const page = await this.#client.search.query.query({
-        text: this.text.trim(),
-        filters: toApiFilters(this.filters),
-        limit: PAGE_SIZE,
-        cursor,
-      });
-      if (generation !== this.#generation) return;
-      this.#items = [...this.#items, ...page.items];
-      this.#cursor = page.nextCursor;
-    } catch (error) {
-      if (generation === this.#generation) this.#moreError = describeError(error);
-    } finally {
-      this.#loadingMore = false;
-    }
+  #pending: AssetFeed | null = null;
+
+  #replace(feed: AssetFeed | null): void {
+    if (this.#feed !== feed) this.#feed?.destroy();
+    if (feed === null) this.#pending = null;
+    this.#feed = feed;
   }
 
   destroy(): void {
     clearTimeout(this.#timer);
-    this.#generation++;
+    this.#pending?.destroy();
+    this.#feed?.destroy();
   }
 }
