@@ -1,0 +1,232 @@
+// `npm run bench:web`: the dashboard in Chromium — JS shipped on first load, time to the first grid paint
+// with 200,000 assets over loopback, and the frame rate while flinging through the grid.
+//
+// Seeds the real schema with bench/library's seeder, starts `nook start` on it, signs in, and drives
+// Debian's Chromium with playwright-core. Frames are counted from Chromium's own trace (DrawFrame events).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+import sqlite3 from 'sqlite3';
+import { seedAssets, sql } from '../seed';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const assetCount = Number(process.env.NOOK_BENCH_ASSETS ?? 200_000);
+const paintRuns = 5;
+const password = 'bench password';
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['pipe', 'ignore', 'inherit'] });
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
+    );
+    child.stdin.end(input);
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  const work = path.join(repoRoot, 'bench', 'work', `web-${Date.now()}`);
+  await mkdir(work, { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NOOK_DATA_DIR: work,
+    NOOK_LOG_LEVEL: 'warn',
+    NOOK_HOST: '127.0.0.1',
+  };
+  delete env.NOOK_DATABASE_URL;
+  const external = process.env.NOOK_TEST_DATABASE_URL;
+  if (external)
+    Object.assign(env, { NOOK_DATABASE_URL: external, NOOK_QUEUE_SCHEMA: `bench_web_${Date.now()}` });
+  const nook = path.join(repoRoot, 'apps/cli/bin/nook.js');
+  let server: ChildProcess | undefined;
+  const loadBefore = os.loadavg();
+  try {
+    await run(process.execPath, [nook, 'user', 'create', 'bench'], env, `${password}\n`);
+    const db = new sqlite3.Database(path.join(work, 'nook.db'));
+    const [ids] = await sql<{ owner: string; library: string }>(
+      db,
+      'select owner_id as owner, id as library from libraries limit 1',
+    );
+    await seedAssets(db, ids!.owner, ids!.library, assetCount);
+    await sql(db, 'pragma wal_checkpoint(truncate)');
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+
+    const port = await freePort();
+    server = spawn(process.execPath, [nook, 'start'], {
+      env: { ...env, NOOK_PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      if ((await fetch(`${base}/api/health`).catch(() => null))?.ok) break;
+      if (i > 1200) throw new Error('Nook did not start');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const login = await fetch(`${base}/trpc/auth.login`, {
+      method: 'POST',
+      body: JSON.stringify({ username: 'bench', password }),
+      headers: { 'content-type': 'application/json', origin: base },
+    });
+    const [name, value] = login.headers.getSetCookie()[0]!.split(';')[0]!.split('=') as [string, string];
+
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+    });
+    try {
+      // 1. JS on first load: every script the library page fetches before it is idle, gzipped.
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      await context.addCookies([{ name, value, url: base }]);
+      const page = await context.newPage();
+      const scripts = new Map<string, number>();
+      page.on('response', async (response) => {
+        if (response.request().resourceType() !== 'script') return;
+        const body = await response.body().catch(() => null);
+        if (body) scripts.set(response.url(), gzipSync(body, { level: 9 }).length);
+      });
+      await page.goto(base, { waitUntil: 'networkidle' });
+      const jsGzipKb = [...scripts.values()].reduce((sum, size) => sum + size, 0) / 1024;
+
+      // 2. First grid paint: navigation start to the first tile in the page, on a warm browser cache like a return visit.
+      const paints: number[] = [];
+      for (let i = 0; i < paintRuns; i++) {
+        const fresh = await context.newPage();
+        await fresh.addInitScript(() => {
+          const scope = globalThis as unknown as {
+            __firstTile?: number;
+            MutationObserver: new (callback: () => void) => {
+              observe(node: unknown, options: object): void;
+              disconnect(): void;
+            };
+            document: { documentElement: unknown; querySelector(selector: string): unknown };
+            performance: { now(): number };
+          };
+          const observer = new scope.MutationObserver(() => {
+            if (scope.__firstTile === undefined && scope.document.querySelector('[data-asset-id]')) {
+              scope.__firstTile = scope.performance.now();
+              observer.disconnect();
+            }
+          });
+          observer.observe(scope.document.documentElement, { childList: true, subtree: true });
+        });
+        await fresh.goto(base);
+        await fresh.waitForFunction(
+          () => (globalThis as unknown as { __firstTile?: number }).__firstTile !== undefined,
+          null,
+          { timeout: 30_000 },
+        );
+        paints.push(
+          await fresh.evaluate(() => (globalThis as unknown as { __firstTile: number }).__firstTile),
+        );
+        await fresh.close();
+      }
+
+      // 3. Flinging: big wheel steps for a few seconds through the grid, frames counted from the trace.
+      const fling = await context.newPage();
+      await fling.goto(base);
+      await fling.waitForSelector('[data-asset-id]');
+      const cdp = await context.newCDPSession(fling);
+      const events: { name: string; ts: number }[] = [];
+      cdp.on('Tracing.dataCollected', (payload) => {
+        events.push(...(payload as unknown as { value: { name: string; ts: number }[] }).value);
+      });
+      const done = new Promise<void>((resolve) => cdp.once('Tracing.tracingComplete', () => resolve()));
+      await cdp.send('Tracing.start', {
+        categories: 'devtools.timeline,disabled-by-default-devtools.timeline.frame',
+        transferMode: 'ReportEvents',
+      });
+      await fling.mouse.move(700, 500);
+      const flingStarted = Date.now();
+      const steps = 120;
+      for (let step = 0; step < steps; step++) {
+        await fling.mouse.wheel(0, 2400);
+        await fling.waitForTimeout(16);
+      }
+      const flingMs = Date.now() - flingStarted;
+      const scrolledPx = await fling.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY);
+      const tilesShown = await fling.locator('[data-asset-id]').count();
+      await cdp.send('Tracing.end');
+      await done;
+      const frames = events
+        .filter((event) => event.name === 'DrawFrame')
+        .map((event) => event.ts)
+        .sort((a, b) => a - b);
+      const span = frames.length > 1 ? (frames[frames.length - 1]! - frames[0]!) / 1e6 : flingMs / 1000;
+      const fps = frames.length > 1 ? (frames.length - 1) / span : 0;
+      const gaps = frames.slice(1).map((ts, index) => (ts - frames[index]!) / 1000);
+      const longFrames = gaps.filter((gap) => gap > 50).length;
+      await context.close();
+
+      const loadAfter = os.loadavg();
+      const report = {
+        startedAt: new Date().toISOString(),
+        machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version },
+        loadAverage: { before: loadBefore, after: loadAfter },
+        assets: assetCount,
+        jsGzipKb: Number(jsGzipKb.toFixed(1)),
+        scripts: scripts.size,
+        firstGridPaintMs: { median: Math.round(median(paints)), runs: paints.map(Math.round) },
+        fling: {
+          ms: flingMs,
+          scrolledPx,
+          frames: frames.length,
+          fps: Number(fps.toFixed(1)),
+          framesOver50ms: longFrames,
+          worstFrameMs: gaps.length ? Math.round(Math.max(...gaps)) : null,
+          tilesInPageAtEnd: tilesShown,
+        },
+      };
+      const markdown = [
+        `# Nook web bench — ${report.startedAt}`,
+        '',
+        `${assetCount.toLocaleString('en')} assets seeded through the real schema; Chromium headless (software rendering) over loopback.`,
+        `Load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' / ')} on ${report.machine.cores} cores — other work shared the machine.`,
+        '',
+        '| Figure | Value | Goal | Met |',
+        '| --- | ---: | ---: | --- |',
+        `| JS on first load (gzip, ${scripts.size} files) | ${report.jsGzipKb} KB | < 150 KB | ${report.jsGzipKb < 150 ? 'yes' : '**no**'} |`,
+        `| First grid paint (median of ${paintRuns}; runs ${report.firstGridPaintMs.runs.join(', ')} ms) | ${report.firstGridPaintMs.median} ms | < 1500 ms | ${report.firstGridPaintMs.median < 1500 ? 'yes' : '**no**'} |`,
+        `| Fling: frames per second (DrawFrame in the trace) | ${report.fling.fps} | 60 | — |`,
+        `| Fling: frames longer than 50 ms / worst | ${longFrames} / ${report.fling.worstFrameMs} ms | | |`,
+        `| Fling: scrolled / tiles in the page at the end | ${scrolledPx.toLocaleString('en')} px / ${tilesShown} | | |`,
+        '',
+        `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}.`,
+        '',
+      ].join('\n');
+      const dir = path.join(repoRoot, 'bench', 'results');
+      await writeFile(path.join(dir, 'web-latest.json'), JSON.stringify(report, null, 2) + '\n');
+      await writeFile(path.join(dir, 'web-latest.md'), markdown);
+      process.stdout.write(markdown);
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    server?.kill('SIGTERM');
+    if (server) await new Promise((resolve) => server!.once('exit', resolve));
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
