@@ -1,4 +1,5 @@
-// Uploads in flight and just finished: one request per file for real progress, a few files at a time.
+// Uploads in flight and just finished: progress per file and in total, speed and time left, retries.
+// Small files go as one multipart request each; large ones through tus, loaded only when needed.
 import { uploadFile, type UploadedAsset } from './upload-request';
 
 export type UploadState = 'queued' | 'uploading' | 'done' | 'duplicate' | 'failed';
@@ -7,25 +8,34 @@ export interface Upload {
   readonly key: number;
   readonly name: string;
   readonly size: number;
-  /** 0 to 1, of the request body sent so far. */
+  /** 0 to 1, of the bytes sent so far. */
   progress: number;
   state: UploadState;
   /** Why it failed, in the server's words when it gave any. */
   error: string | null;
+  /** Sent resumably (tus). */
+  resumable: boolean;
 }
 
 /** Browsers open about six connections per host; three leave room for thumbnails and API calls. */
 const CONCURRENCY = 3;
+/** From this size on a file goes through tus, so a dropped connection costs one chunk, not the file. */
+export const RESUMABLE_FROM_BYTES = 16 * 1024 * 1024;
 /** Plain successes leave the panel on their own; duplicates and failures wait to be read. */
 const DONE_LINGER_MS = 4000;
+/** Speed is averaged over this window, so one slow chunk does not make the estimate jump. */
+const SPEED_WINDOW_MS = 5000;
 
 export class Uploads {
   readonly #onUploaded: (assets: UploadedAsset[]) => void;
   #items = $state<Upload[]>([]);
-  #queue: { upload: Upload; file: File }[] = [];
+  #files = new WeakMap<Upload, File>();
+  #queue: Upload[] = [];
   #running = $state(0);
   #nextKey = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #samples: { at: number; bytes: number }[] = [];
+  #speed = $state(0);
 
   /** `onUploaded` receives every newly stored asset (duplicates excluded) as soon as its file is in. */
   constructor(onUploaded: (assets: UploadedAsset[]) => void) {
@@ -41,6 +51,26 @@ export class Uploads {
   get finished(): number {
     return this.#items.filter((upload) => upload.state !== 'queued' && upload.state !== 'uploading').length;
   }
+  /** Bytes of this batch (everything not failed) and how many of them are sent. */
+  get totals(): { bytes: number; sent: number } {
+    let bytes = 0;
+    let sent = 0;
+    for (const upload of this.#items) {
+      if (upload.state === 'failed') continue;
+      bytes += upload.size;
+      sent += upload.size * upload.progress;
+    }
+    return { bytes, sent };
+  }
+  /** Bytes per second over the last few seconds. */
+  get speed(): number {
+    return this.#speed;
+  }
+  /** Seconds until everything queued is sent at the current speed, or null while unknown. */
+  get secondsLeft(): number | null {
+    const { bytes, sent } = this.totals;
+    return this.#speed > 0 ? (bytes - sent) / this.#speed : null;
+  }
 
   add(files: Iterable<File>): void {
     clearTimeout(this.#lingerTimer);
@@ -52,10 +82,25 @@ export class Uploads {
         progress: 0,
         state: 'queued',
         error: null,
+        resumable: file.size >= RESUMABLE_FROM_BYTES,
       });
       // The pushed object is wrapped in a reactive proxy; changes must go through that proxy.
-      this.#queue.push({ upload: this.#items[this.#items.length - 1]!, file });
+      const upload = this.#items[this.#items.length - 1]!;
+      this.#files.set(upload, file);
+      this.#queue.push(upload);
     }
+    this.#pump();
+  }
+
+  /** Sends a failed file again (a tus upload resumes where it stopped). */
+  retry(key: number): void {
+    const upload = this.#items.find((item) => item.key === key);
+    if (!upload || upload.state !== 'failed') return;
+    clearTimeout(this.#lingerTimer);
+    upload.state = 'queued';
+    upload.error = null;
+    upload.progress = 0;
+    this.#queue.push(upload);
     this.#pump();
   }
 
@@ -69,20 +114,38 @@ export class Uploads {
       const next = this.#queue.shift();
       if (!next) break;
       this.#running++;
-      void this.#send(next.upload, next.file).finally(() => {
+      void this.#send(next).finally(() => {
         this.#running--;
         this.#pump();
-        if (!this.busy) this.#lingerTimer = setTimeout(() => this.#dropDone(), DONE_LINGER_MS);
+        if (!this.busy) {
+          this.#samples = [];
+          this.#speed = 0;
+          this.#lingerTimer = setTimeout(() => this.#dropDone(), DONE_LINGER_MS);
+        }
       });
     }
   }
 
-  async #send(upload: Upload, file: File): Promise<void> {
+  #sample(): void {
+    const now = performance.now();
+    this.#samples.push({ at: now, bytes: this.totals.sent });
+    while (this.#samples.length > 2 && now - this.#samples[0]!.at > SPEED_WINDOW_MS) this.#samples.shift();
+    const first = this.#samples[0]!;
+    const elapsed = (now - first.at) / 1000;
+    if (elapsed > 0.5) this.#speed = Math.max(0, (this.totals.sent - first.bytes) / elapsed);
+  }
+
+  async #send(upload: Upload): Promise<void> {
+    const file = this.#files.get(upload)!;
     upload.state = 'uploading';
+    const onProgress = (fraction: number) => {
+      upload.progress = fraction;
+      this.#sample();
+    };
     try {
-      const answer = await uploadFile(file, (fraction) => {
-        upload.progress = fraction;
-      });
+      const answer = upload.resumable
+        ? await (await import('./tus-upload')).uploadResumable(file, onProgress)
+        : await uploadFile(file, onProgress);
       upload.progress = 1;
       upload.state = answer.every((asset) => asset.duplicate) ? 'duplicate' : 'done';
       const stored = answer.filter((asset) => !asset.duplicate);
