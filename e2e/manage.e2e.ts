@@ -227,6 +227,8 @@ describe('management pages', () => {
       'Family NAS',
     );
     expect(await page.locator('figure.growth rect').count()).toBeGreaterThan(0);
+    // No backup schedule yet: the administrator is told, with the way to the backups page.
+    expect(await page.locator('a.backup').textContent()).toContain('set up a schedule');
     // garden.jpg is both uploaded and in the watched folder's backup/: one copy's bytes are saved.
     expect(await page.getByTestId('dedup-savings').textContent()).not.toMatch(/^\s*0 B/);
     await shootBoth('stats');
