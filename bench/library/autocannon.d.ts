@@ -19,6 +19,8 @@ declare module 'autocannon' {
     connections: number;
     duration: number;
     headers?: Record<string, string>;
+    /** Each request's options may be rewritten just before it is sent. */
+    requests?: { setupRequest?: (request: object) => object }[];
   }
   export default function autocannon(options: Options): Promise<Result>;
 }
