@@ -18,6 +18,7 @@ import {
 import { Ingest } from '@nook/ingest';
 import { buildApp } from '@nook/server';
 import { startWorkers } from '@nook/worker';
+import { registerBackupCommands } from './backup-commands';
 import { registerClientCommands } from './client/commands';
 import { registerLibraryCommands } from './library-commands';
 import { readPassword } from './prompt';
@@ -222,6 +223,7 @@ jobs
   );
 
 registerLibraryCommands(program, withRuntime);
+registerBackupCommands(program, withRuntime);
 
 const user = program.command('user').description('manage accounts');
 

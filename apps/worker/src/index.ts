@@ -1,5 +1,5 @@
 // @nook/worker: the pg-boss handlers, one per queue, each a thin call into core and media.
-import { TrashService, type MediaQueueName } from '@nook/core';
+import { BackupRunner, BackupService, TrashService, type MediaQueueName } from '@nook/core';
 import type { WorkerDeps } from './deps';
 import { metadataHandler, thumbnailHandler, videoPosterHandler } from './handlers';
 
@@ -24,4 +24,24 @@ export async function startWorkers(
     deps.logger.info({ purged, trashDays }, 'trash purged');
   });
   await deps.queue.schedule('trash-purge', '30 3 * * *', {});
+
+  // A run that fails for the target (unplugged, full) fails its job too, so pg-boss retries it once.
+  await deps.queue.work('backup', 1, async ({ scheduleId, trigger }, job) => {
+    const runner = new BackupRunner(deps.orm.em.fork(), deps.dataDir, deps.logger);
+    const run = await runner.backup(scheduleId, { trigger, signal: job.signal });
+    deps.logger.info({ runId: run.id, status: run.status, copied: run.filesCopied }, 'backup run finished');
+    if (run.status === 'failed') throw new Error(run.error ?? 'backup failed');
+  });
+  await deps.queue.work('backup-verify', 1, async ({ scheduleId, trigger, samplePercent }, job) => {
+    const runner = new BackupRunner(deps.orm.em.fork(), deps.dataDir, deps.logger);
+    const run = await runner.verify(scheduleId, samplePercent, { trigger, signal: job.signal });
+    deps.logger.info(
+      { runId: run.id, status: run.status, corrupt: run.filesCorrupt },
+      'backup verify finished',
+    );
+  });
+  await deps.queue.work('backup-tick', 1, async () => {
+    await new BackupService(deps.orm.em.fork(), deps.dataDir, deps.queue).sendDue();
+  });
+  await deps.queue.schedule('backup-tick', '* * * * *', {});
 }

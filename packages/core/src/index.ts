@@ -114,5 +114,9 @@ export {
   type SavedSchedule,
 } from './backups/backup.service';
 export { isTimeZone, longestIntervalMs, nextRuns, validateCron } from './backups/cron';
-export { checkTarget, targetLayout } from './backups/target';
+export { TargetError, checkTarget, targetLayout } from './backups/target';
+export { BackupRunner, snapshotName, type RunOptions } from './backups/runner';
+export { verifyTarget, type VerifyReport } from './backups/verify';
+export { listSnapshots, restoreBackup, type RestoreReport } from './backups/restore';
+export type { Manifest } from './backups/manifest';
 export { runDoctor, type CheckStatus, type DoctorCheck, type DoctorOptions } from './doctor/doctor';

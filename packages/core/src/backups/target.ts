@@ -35,12 +35,14 @@ export function describeTargetError(error: unknown, targetDir: string): string {
     case 'ENOENT':
       return `the target ${targetDir} is missing (is the disk unplugged or the share not mounted?)`;
     case 'EROFS':
+    case 'SQLITE_READONLY':
       return `the target ${targetDir} is on a read-only filesystem`;
     case 'EACCES':
     case 'EPERM':
       return `Nook may not write to the target ${targetDir} (permission denied)`;
     case 'ENOSPC':
     case 'EDQUOT':
+    case 'SQLITE_FULL':
       return `the target ${targetDir} is full`;
     case 'EIO':
       return `the target ${targetDir} reported an I/O error (failing disk or lost connection)`;
@@ -54,7 +56,7 @@ export function describeTargetError(error: unknown, targetDir: string): string {
 /** Error codes that mean the target itself is unusable, so carrying on file by file is pointless. */
 export function isTargetWideError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
-  return ['EROFS', 'ENOSPC', 'EDQUOT', 'EIO', 'EACCES', 'EPERM'].includes(code ?? '');
+  return ['EROFS', 'ENOSPC', 'EDQUOT', 'EIO', 'EACCES', 'EPERM', 'ENOENT'].includes(code ?? '');
 }
 
 export interface TargetCheck {

@@ -1,0 +1,76 @@
+// What a metadata snapshot describes: every asset with its place in the backup and its hash.
+import type { EntityManager } from '@mikro-orm/sqlite';
+
+export interface ManifestLibrary {
+  id: string;
+  name: string;
+  type: 'upload' | 'folder';
+  /** As stored in nook.db: relative to the data dir for uploads, absolute for watched folders. */
+  rootPath: string;
+  /** Where its originals are in the backup, relative to the target; null when not backed up. */
+  backupPath: string | null;
+}
+
+export interface ManifestAsset {
+  id: string;
+  libraryId: string;
+  /** Relative to its library root. */
+  path: string;
+  sha256: string;
+  size: number;
+  /** Relative to the target; null when its library is not backed up or the file was offline. */
+  backupPath: string | null;
+}
+
+export interface Manifest {
+  format: number;
+  snapshot: string;
+  createdAt: string;
+  database: { file: 'nook.db'; sha256: string; size: number };
+  libraries: ManifestLibrary[];
+  assets: ManifestAsset[];
+  /** Files this run could not copy: the snapshot describes them, the backup lacks them. */
+  missing: string[];
+}
+
+interface Row {
+  id: string;
+  library_id: string;
+  path: string;
+  sha256: string;
+  size: number;
+  offline_at: string | null;
+  purged_at: string | null;
+}
+
+interface LibraryRow {
+  id: string;
+  name: string;
+  type: 'upload' | 'folder';
+  root_path: string;
+}
+
+export interface SnapshotListing {
+  libraries: LibraryRow[];
+  assets: Row[];
+}
+
+/**
+ * Reads libraries and assets out of a snapshot file through the one metadata connection (ATTACH),
+ * so the files mirrored are exactly the ones the snapshot describes.
+ */
+export async function readSnapshotListing(em: EntityManager, snapshotFile: string): Promise<SnapshotListing> {
+  const connection = em.getConnection();
+  await connection.execute('ATTACH DATABASE ? AS nook_snapshot', [snapshotFile]);
+  try {
+    const libraries = await connection.execute<LibraryRow[]>(
+      'SELECT id, name, type, root_path FROM nook_snapshot.libraries',
+    );
+    const assets = await connection.execute<Row[]>(
+      'SELECT id, library_id, path, sha256, size, offline_at, purged_at FROM nook_snapshot.assets ORDER BY library_id, path',
+    );
+    return { libraries, assets };
+  } finally {
+    await connection.execute('DETACH DATABASE nook_snapshot');
+  }
+}

@@ -1,0 +1,55 @@
+// The target's own record of what it holds (path → size and hash), written atomically after each run.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from './copy';
+import { BACKUP_FORMAT, TargetError, targetLayout } from './target';
+
+export interface IndexEntry {
+  size: number;
+  sha256: string;
+  /** Since when the file has been gone from Nook (only tracked when deletions are propagated). */
+  goneSince?: string;
+}
+
+export type MirrorIndex = Map<string, IndexEntry>;
+
+interface IndexFile {
+  format: number;
+  updatedAt: string;
+  files: Record<string, IndexEntry>;
+}
+
+/** An empty index for a new target; refuses a target whose index is not one of ours. */
+export async function readIndex(targetDir: string): Promise<MirrorIndex> {
+  let text: string;
+  try {
+    text = await readFile(path.join(targetDir, targetLayout.index), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw error;
+  }
+  let parsed: IndexFile;
+  try {
+    parsed = JSON.parse(text) as IndexFile;
+  } catch {
+    throw new TargetError(`the backup index in ${targetDir} is unreadable (not JSON)`);
+  }
+  if (parsed.format !== BACKUP_FORMAT)
+    throw new TargetError(
+      `the backup in ${targetDir} has format ${parsed.format}; this Nook reads ${BACKUP_FORMAT}`,
+    );
+  return new Map(Object.entries(parsed.files));
+}
+
+export async function writeIndex(targetDir: string, index: MirrorIndex): Promise<void> {
+  const data: IndexFile = {
+    format: BACKUP_FORMAT,
+    updatedAt: new Date().toISOString(),
+    files: Object.fromEntries([...index].sort(([a], [b]) => (a < b ? -1 : 1))),
+  };
+  await writeFileAtomic(
+    path.join(targetDir, targetLayout.index),
+    JSON.stringify(data),
+    path.join(targetDir, targetLayout.partial),
+  );
+}

@@ -1,0 +1,167 @@
+// Restoring: a backup target back into a working data dir (metadata and originals, each verified).
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { openDatabase } from '../db/orm';
+import { NookError } from '../errors';
+import { copyVerified, syncDirectories } from './copy';
+import type { Manifest, ManifestLibrary } from './manifest';
+import { readIndex } from './mirror-index';
+import { SNAPSHOT_NAME } from './runner';
+import { TargetError, describeTargetError, targetLayout } from './target';
+
+export interface RestoreOptions {
+  /** A snapshot folder name; the newest by default. */
+  snapshot?: string | undefined;
+  /**
+   * Where watched libraries' backed-up originals go. Without it, watched libraries keep pointing
+   * at their original folders (the NAS share is usually still there).
+   */
+  watchedTo?: string | undefined;
+  onProgress?: (done: number, total: number, current: string) => void;
+}
+
+export interface RestoreReport {
+  snapshot: string;
+  assets: number;
+  filesRestored: number;
+  bytesRestored: number;
+  /** Assets whose original the backup lacks (not backed up, or it failed to copy). */
+  notInBackup: number;
+  /** Watched libraries, with where their originals are expected after the restore. */
+  watchedLibraries: { id: string; name: string; rootPath: string; restoredFrom: string | null }[];
+}
+
+/** Snapshot folder names in a target, oldest first. */
+export async function listSnapshots(targetDir: string): Promise<string[]> {
+  try {
+    return (await readdir(path.join(targetDir, targetLayout.snapshots)))
+      .filter((name) => SNAPSHOT_NAME.test(name))
+      .sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/**
+ * Rebuilds a data dir from a backup: nook.db, secret and config from the snapshot, then every
+ * original the manifest lists. Each file is hash-checked as it is written; derived files are not
+ * restored (`nook jobs make-missing` regenerates them). The data dir must not hold a Nook already.
+ */
+export async function restoreBackup(
+  targetDir: string,
+  toDir: string,
+  options: RestoreOptions = {},
+): Promise<RestoreReport> {
+  const target = path.resolve(targetDir);
+  const to = path.resolve(toDir);
+  try {
+    await stat(target);
+  } catch (error) {
+    throw new TargetError(describeTargetError(error, target));
+  }
+  const snapshots = await listSnapshots(target);
+  const snapshot = options.snapshot ?? snapshots.at(-1);
+  if (!snapshot) throw new NookError('NOT_FOUND', `${target} holds no metadata snapshot to restore from`);
+  if (!snapshots.includes(snapshot))
+    throw new NookError(
+      'NOT_FOUND',
+      `no snapshot ${snapshot} in ${target} (have: ${snapshots.join(', ') || 'none'})`,
+    );
+  const exists = await stat(path.join(to, 'nook.db')).then(
+    () => true,
+    () => false,
+  );
+  if (exists)
+    throw new NookError(
+      'CONFLICT',
+      `${to} already holds a Nook data dir (nook.db); restore into an empty folder`,
+    );
+
+  const snapshotDir = path.join(target, targetLayout.snapshots, snapshot);
+  const manifest = JSON.parse(await readFile(path.join(snapshotDir, 'manifest.json'), 'utf8')) as Manifest;
+  const index = await readIndex(target);
+  const partial = path.join(to, 'tmp', 'restore');
+  await mkdir(partial, { recursive: true });
+  const touched = new Set<string>([to]);
+  let filesRestored = 0;
+  let bytesRestored = 0;
+
+  const restore = async (rel: string, destination: string, expectedSha256?: string) => {
+    const copied = await copyVerified(path.join(target, ...rel.split('/')), destination, {
+      partialDir: partial,
+      ...(expectedSha256 && { expectedSha256 }),
+    }).catch((error: Error) => {
+      throw new NookError('BAD_REQUEST', `cannot restore ${rel}: ${error.message}`);
+    });
+    touched.add(path.dirname(destination));
+    filesRestored++;
+    bytesRestored += copied.size;
+  };
+
+  await restore(
+    `${targetLayout.snapshots}/${snapshot}/nook.db`,
+    path.join(to, 'nook.db'),
+    manifest.database.sha256,
+  );
+  for (const extra of ['secret.key', 'config.json']) {
+    const rel = `${targetLayout.snapshots}/${snapshot}/${extra}`;
+    if (index.has(rel)) await restore(rel, path.join(to, extra), index.get(rel)!.sha256);
+  }
+
+  const libraries = new Map<string, ManifestLibrary>(
+    manifest.libraries.map((library) => [library.id, library]),
+  );
+  const watchedRoot = options.watchedTo ? path.resolve(options.watchedTo) : null;
+  const relocated = new Map<string, string>();
+  const missing = new Set(manifest.missing);
+  const restorable = manifest.assets.filter((asset) => {
+    const library = libraries.get(asset.libraryId)!;
+    if (asset.backupPath === null || missing.has(asset.backupPath)) return false;
+    return library.type === 'upload' || watchedRoot !== null;
+  });
+  let done = 0;
+  for (const asset of restorable) {
+    const library = libraries.get(asset.libraryId)!;
+    let root: string;
+    if (library.type === 'upload') root = path.resolve(to, library.rootPath);
+    else {
+      root = path.join(watchedRoot!, library.id);
+      relocated.set(library.id, root);
+    }
+    options.onProgress?.(done++, restorable.length, asset.backupPath!);
+    await restore(asset.backupPath!, path.join(root, ...asset.path.split('/')), asset.sha256);
+  }
+  await syncDirectories(touched);
+  await rm(path.join(to, 'tmp'), { recursive: true, force: true });
+
+  if (relocated.size) await relocateLibraries(to, relocated);
+  return {
+    snapshot,
+    assets: manifest.assets.length,
+    filesRestored,
+    bytesRestored,
+    notInBackup:
+      manifest.assets.filter((asset) => asset.backupPath === null).length + manifest.missing.length,
+    watchedLibraries: manifest.libraries
+      .filter((library) => library.type === 'folder')
+      .map((library) => ({
+        id: library.id,
+        name: library.name,
+        rootPath: relocated.get(library.id) ?? library.rootPath,
+        restoredFrom: relocated.has(library.id) ? library.backupPath : null,
+      })),
+  };
+}
+
+/** Points restored watched libraries at their new folders (and brings the schema up to date). */
+async function relocateLibraries(dataDir: string, roots: Map<string, string>): Promise<void> {
+  const orm = await openDatabase(dataDir);
+  try {
+    const connection = orm.em.getConnection();
+    for (const [id, root] of roots)
+      await connection.execute('UPDATE libraries SET root_path = ? WHERE id = ?', [root, id]);
+  } finally {
+    await orm.close();
+  }
+}

@@ -1,0 +1,567 @@
+// A backup run: snapshot the metadata, mirror what changed, keep the last N snapshots, record it all.
+import { hostname } from 'node:os';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { EntityManager } from '@mikro-orm/sqlite';
+import { hashFile } from '../ingest/hash';
+import type { Logger } from '../logging/logger';
+import type { DataDir } from '../storage/data-dir';
+import {
+  BackupRun,
+  MAX_RUN_ERRORS,
+  type BackupFileError,
+  type BackupProgress,
+  type BackupRunKind,
+} from './backup-run.entity';
+import { BackupSchedule } from './backup-schedule.entity';
+import { FileCopyError, copyVerified, syncDirectories, writeFileAtomic } from './copy';
+import { readSnapshotListing, type Manifest, type ManifestAsset, type ManifestLibrary } from './manifest';
+import { readIndex, writeIndex, type MirrorIndex } from './mirror-index';
+import {
+  BACKUP_FORMAT,
+  TargetError,
+  describeTargetError,
+  isTargetWideError,
+  lockTarget,
+  targetLayout,
+} from './target';
+import { verifyTarget } from './verify';
+
+/** Files copied at once: enough to hide per-file latency of small photos, few enough for a Pi. */
+const COPY_CONCURRENCY = 4;
+/** How often a running run writes its progress to the database. */
+const PROGRESS_INTERVAL_MS = 1000;
+
+export interface RunOptions {
+  trigger?: 'manual' | 'scheduled';
+  signal?: AbortSignal;
+  /** Called whenever progress moves (each file started); the database sees it once a second. */
+  onProgress?: (progress: BackupProgress) => void;
+}
+
+interface PlannedFile {
+  /** Relative to the target. */
+  rel: string;
+  source: string;
+  size: number;
+  /** Known for originals (Nook hashed them); derived files are hashed while copied. */
+  sha256: string | null;
+}
+
+export const SNAPSHOT_NAME = /^\d{8}T\d{6}\.\d{3}Z$/;
+
+/** The snapshot folder name: sortable, and readable as a time. */
+export function snapshotName(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '');
+}
+
+export class BackupRunner {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly dataDir: DataDir,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs one backup of the schedule and returns its finished record (never throws for a bad target). */
+  async backup(scheduleId: string, options: RunOptions = {}): Promise<BackupRun> {
+    const { schedule, run } = await this.begin(scheduleId, 'backup', options.trigger ?? 'manual');
+    const progress = new ProgressReporter(this.em, run, options.onProgress);
+    try {
+      await this.mirror(schedule, run, progress, options.signal);
+      run.status = run.filesFailed > 0 ? 'partial' : 'succeeded';
+      if (run.filesFailed > 0) run.error = `${run.filesFailed} file(s) could not be copied; see the errors`;
+    } catch (error) {
+      this.fail(run, error, schedule.targetDir);
+    }
+    return this.finish(run, progress);
+  }
+
+  /** Re-hashes `samplePercent` of the schedule's backup and records what no longer matches. */
+  async verify(scheduleId: string, samplePercent: number, options: RunOptions = {}): Promise<BackupRun> {
+    const { schedule, run } = await this.begin(scheduleId, 'verify', options.trigger ?? 'manual');
+    const progress = new ProgressReporter(this.em, run, options.onProgress);
+    try {
+      const release = await lockTarget(schedule.targetDir, run.id);
+      try {
+        const report = await verifyTarget(schedule.targetDir, {
+          samplePercent,
+          signal: options.signal,
+          onProgress: (done, total, bytes, current) =>
+            progress.update({
+              phase: 'verifying',
+              filesDone: done,
+              filesTotal: total,
+              bytesDone: bytes,
+              bytesTotal: 0,
+              current,
+            }),
+        });
+        run.filesChecked = report.checked;
+        run.filesCorrupt = report.problems.length;
+        run.errors = report.problems.slice(0, MAX_RUN_ERRORS);
+        run.status = report.problems.length ? 'failed' : 'succeeded';
+        if (report.problems.length)
+          run.error = `${report.problems.length} of ${report.checked} files checked are damaged or missing`;
+      } finally {
+        await release();
+      }
+    } catch (error) {
+      this.fail(run, error, schedule.targetDir);
+    }
+    return this.finish(run, progress);
+  }
+
+  private async begin(scheduleId: string, kind: BackupRunKind, trigger: string) {
+    const schedule = await this.em.findOneOrFail(BackupSchedule, { id: scheduleId });
+    await this.markInterrupted(schedule.id);
+    const run = this.em.create(BackupRun, {
+      schedule,
+      kind,
+      trigger,
+      startedAt: new Date(),
+      host: hostname(),
+      pid: process.pid,
+      progress: {
+        phase: 'preparing',
+        filesDone: 0,
+        filesTotal: 0,
+        bytesDone: 0,
+        bytesTotal: 0,
+        current: null,
+      },
+    });
+    await this.em.flush();
+    return { schedule, run };
+  }
+
+  /** Runs left `running` by a process of this host that is gone (killed, crashed, power cut). */
+  private async markInterrupted(scheduleId: string): Promise<void> {
+    const running = await this.em.find(BackupRun, {
+      schedule: scheduleId,
+      status: 'running',
+      host: hostname(),
+    });
+    for (const stale of running) {
+      if (stale.pid !== null && processAlive(stale.pid)) continue;
+      stale.status = 'interrupted';
+      stale.finishedAt = new Date();
+      stale.error = 'the process running it stopped (killed or crashed) before it finished';
+      stale.progress = null;
+    }
+    await this.em.flush();
+  }
+
+  private fail(run: BackupRun, error: unknown, targetDir: string): void {
+    run.status = 'failed';
+    if (error instanceof TargetError) run.error = error.message;
+    else if ((error as NodeJS.ErrnoException).code) run.error = describeTargetError(error, targetDir);
+    else run.error = (error as Error).message;
+    this.logger.warn({ err: error, runId: run.id }, `backup run failed: ${run.error}`);
+  }
+
+  private async finish(run: BackupRun, progress: ProgressReporter): Promise<BackupRun> {
+    run.finishedAt = new Date();
+    run.progress = null;
+    await progress.stop();
+    await this.em.flush();
+    return run;
+  }
+
+  private async mirror(
+    schedule: BackupSchedule,
+    run: BackupRun,
+    progress: ProgressReporter,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const target = schedule.targetDir;
+    try {
+      if (!(await stat(target)).isDirectory()) throw new TargetError(`the target ${target} is not a folder`);
+    } catch (error) {
+      if (error instanceof TargetError) throw error;
+      throw new TargetError(describeTargetError(error, target));
+    }
+    const release = await lockTarget(target, run.id).catch((error: unknown) => {
+      if (error instanceof TargetError) throw error;
+      throw new TargetError(describeTargetError(error, target));
+    });
+    const partial = path.join(target, targetLayout.partial);
+    try {
+      // Whatever a killed run left half-written is thrown away: it never had a final name.
+      await rm(partial, { recursive: true, force: true });
+      await mkdir(partial, { recursive: true });
+      await this.writeMarker(schedule, partial);
+      const index = await readIndex(target);
+      const touched = new Set<string>([target]);
+
+      progress.update({
+        phase: 'snapshot',
+        filesDone: 0,
+        filesTotal: 0,
+        bytesDone: 0,
+        bytesTotal: 0,
+        current: null,
+      });
+      const name = snapshotName(run.startedAt);
+      const snapshotTemp = path.join(partial, `snapshot-${name}`);
+      await mkdir(snapshotTemp);
+      const database = path.join(snapshotTemp, 'nook.db');
+      // VACUUM INTO writes a consistent copy of a live WAL database without stopping writers.
+      await this.em.getConnection().execute('VACUUM INTO ?', [database]);
+      const listing = await readSnapshotListing(this.em, database);
+
+      const { libraries, assets, files } = this.plan(schedule, listing);
+      if (schedule.include.derived) files.push(...(await this.planDerived()));
+      const wanted = new Set(files.map((file) => file.rel));
+      const missing = await this.copyAll(files, index, run, progress, partial, touched, signal);
+
+      progress.update({ ...progress.current, phase: 'deleting', current: null });
+      await this.applyDeletions(schedule, index, wanted, run, touched);
+
+      progress.update({ ...progress.current, phase: 'finishing', current: null });
+      if (schedule.include.metadata) {
+        await this.keepSnapshot(target, name, snapshotTemp, { libraries, assets, missing }, index, touched);
+        run.snapshot = name;
+        await this.applyRetention(target, schedule.keepSnapshots, index);
+      }
+      await syncDirectories(touched);
+      await writeIndex(target, index);
+      await syncDirectories([target]);
+    } finally {
+      // A run that failed cleanly leaves nothing behind; one that was killed is cleaned by the next.
+      await rm(partial, { recursive: true, force: true }).catch(() => undefined);
+      await release();
+    }
+  }
+
+  /** Which originals go where in the target, by what the snapshot lists. */
+  private plan(schedule: BackupSchedule, listing: Awaited<ReturnType<typeof readSnapshotListing>>) {
+    const libraries: ManifestLibrary[] = listing.libraries.map((library) => {
+      const included =
+        library.type === 'upload' ? schedule.include.uploads : schedule.include.watchedLibraries;
+      let backupPath: string | null = null;
+      if (included) {
+        const root = this.dataDir.resolveLibraryRoot(library.root_path);
+        const insideData = path.relative(this.dataDir.root, root);
+        backupPath =
+          library.type === 'upload' && !insideData.startsWith('..') && !path.isAbsolute(insideData)
+            ? path.posix.join(targetLayout.data, insideData.split(path.sep).join('/'))
+            : path.posix.join(targetLayout.libraries, library.id);
+      }
+      return {
+        id: library.id,
+        name: library.name,
+        type: library.type,
+        rootPath: library.root_path,
+        backupPath,
+      };
+    });
+    const byId = new Map(libraries.map((library) => [library.id, library]));
+    const assets: ManifestAsset[] = [];
+    const files: PlannedFile[] = [];
+    for (const row of listing.assets) {
+      if (row.purged_at !== null) continue;
+      const library = byId.get(row.library_id)!;
+      const backupPath =
+        library.backupPath && row.offline_at === null ? path.posix.join(library.backupPath, row.path) : null;
+      assets.push({
+        id: row.id,
+        libraryId: row.library_id,
+        path: row.path,
+        sha256: row.sha256,
+        size: Number(row.size),
+        backupPath,
+      });
+      if (backupPath)
+        files.push({
+          rel: backupPath,
+          source: path.join(this.dataDir.resolveLibraryRoot(library.rootPath), ...row.path.split('/')),
+          size: Number(row.size),
+          sha256: row.sha256,
+        });
+    }
+    return { libraries, assets, files };
+  }
+
+  private async planDerived(): Promise<PlannedFile[]> {
+    const files: PlannedFile[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile()) {
+          const rel = path.relative(this.dataDir.root, full).split(path.sep).join('/');
+          files.push({
+            rel: path.posix.join(targetLayout.data, rel),
+            source: full,
+            size: (await stat(full)).size,
+            sha256: null,
+          });
+        }
+      }
+    };
+    await walk(this.dataDir.derived);
+    return files;
+  }
+
+  /** Copies what is new or changed; a file's own trouble is recorded, the target's stops the run. */
+  private async copyAll(
+    files: PlannedFile[],
+    index: MirrorIndex,
+    run: BackupRun,
+    progress: ProgressReporter,
+    partial: string,
+    touched: Set<string>,
+    signal?: AbortSignal,
+  ): Promise<string[]> {
+    const target = path.dirname(partial);
+    const missing: string[] = [];
+    const bytesTotal = files.reduce((sum, file) => sum + file.size, 0);
+    let filesDone = 0;
+    let bytesDone = 0;
+    const errors: BackupFileError[] = [];
+    let next = 0;
+    let stopped: unknown = null;
+
+    const one = async (file: PlannedFile) => {
+      const destination = path.join(target, ...file.rel.split('/'));
+      progress.update({
+        phase: 'copying',
+        filesDone,
+        filesTotal: files.length,
+        bytesDone,
+        bytesTotal,
+        current: file.rel,
+      });
+      if (await this.upToDate(file, destination, index)) {
+        run.filesSkipped++;
+        run.bytesSkipped += file.size;
+      } else {
+        try {
+          const copied = await copyVerified(file.source, destination, {
+            partialDir: partial,
+            ...(file.sha256 && { expectedSha256: file.sha256 }),
+            ...(signal && { signal }),
+          });
+          index.set(file.rel, { size: copied.size, sha256: copied.sha256 });
+          touched.add(path.dirname(destination));
+          run.filesCopied++;
+          run.bytesCopied += copied.size;
+        } catch (error) {
+          if (!(error instanceof FileCopyError)) throw error;
+          run.filesFailed++;
+          missing.push(file.rel);
+          errors.push({ path: file.rel, reason: error.message });
+        }
+      }
+      filesDone++;
+      bytesDone += file.size;
+    };
+
+    const worker = async () => {
+      while (stopped === null && next < files.length) {
+        const file = files[next++]!;
+        try {
+          signal?.throwIfAborted();
+          await one(file);
+        } catch (error) {
+          stopped ??= error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: COPY_CONCURRENCY }, worker));
+    run.errors = errors.slice(0, MAX_RUN_ERRORS);
+    progress.update({
+      phase: 'copying',
+      filesDone,
+      filesTotal: files.length,
+      bytesDone,
+      bytesTotal,
+      current: null,
+    });
+    if (stopped !== null) {
+      if (isTargetWideError(stopped)) throw new TargetError(describeTargetError(stopped, target));
+      throw stopped;
+    }
+    return missing;
+  }
+
+  /**
+   * Unchanged when the index has the same hash and size and the file is still there at that size.
+   * A file at its final name the index does not know (a run killed after the rename) is hashed once.
+   */
+  private async upToDate(file: PlannedFile, destination: string, index: MirrorIndex): Promise<boolean> {
+    const entry = index.get(file.rel);
+    const size = await stat(destination).then(
+      (info) => info.size,
+      () => null,
+    );
+    if (size === null || size !== file.size) return false;
+    if (entry && entry.size === file.size && (file.sha256 === null || entry.sha256 === file.sha256)) {
+      delete entry.goneSince;
+      return true;
+    }
+    const digest = await hashFile(destination);
+    if (file.sha256 !== null && digest.sha256 !== file.sha256) return false;
+    if (file.sha256 === null) {
+      // A derived file: its name carries its source's hash, so equal size and a readable copy suffice.
+      const source = await hashFile(file.source).catch(() => null);
+      if (!source || source.sha256 !== digest.sha256) return false;
+    }
+    index.set(file.rel, { size: digest.size, sha256: digest.sha256 });
+    return true;
+  }
+
+  /** Files gone from Nook stay in the backup, unless the schedule says otherwise and the grace is over. */
+  private async applyDeletions(
+    schedule: BackupSchedule,
+    index: MirrorIndex,
+    wanted: Set<string>,
+    run: BackupRun,
+    touched: Set<string>,
+  ): Promise<void> {
+    if (!schedule.propagateDeletions) return;
+    const parts = [
+      ...(schedule.include.uploads ? [`${targetLayout.data}/library/`] : []),
+      ...(schedule.include.watchedLibraries ? [`${targetLayout.libraries}/`] : []),
+      ...(schedule.include.derived ? [`${targetLayout.data}/derived/`] : []),
+    ];
+    const now = Date.now();
+    const graceMs = schedule.deletionGraceDays * 24 * 60 * 60 * 1000;
+    for (const [rel, entry] of index) {
+      if (wanted.has(rel) || !parts.some((part) => rel.startsWith(part))) continue;
+      entry.goneSince ??= new Date(now).toISOString();
+      if (now - Date.parse(entry.goneSince) < graceMs) continue;
+      const file = path.join(schedule.targetDir, ...rel.split('/'));
+      await rm(file, { force: true });
+      touched.add(path.dirname(file));
+      index.delete(rel);
+      run.filesDeleted++;
+    }
+  }
+
+  /** Moves the finished snapshot (database, manifest, secret, config) to its final folder. */
+  private async keepSnapshot(
+    target: string,
+    name: string,
+    snapshotTemp: string,
+    contents: Pick<Manifest, 'libraries' | 'assets' | 'missing'>,
+    index: MirrorIndex,
+    touched: Set<string>,
+  ): Promise<void> {
+    const database = await hashFile(path.join(snapshotTemp, 'nook.db'));
+    const manifest: Manifest = {
+      format: BACKUP_FORMAT,
+      snapshot: name,
+      createdAt: new Date().toISOString(),
+      database: { file: 'nook.db', sha256: database.sha256, size: database.size },
+      ...contents,
+    };
+    await writeFileAtomic(path.join(snapshotTemp, 'manifest.json'), JSON.stringify(manifest), snapshotTemp);
+    for (const extra of ['secret.key', 'config.json']) {
+      await copyFile(path.join(this.dataDir.root, extra), path.join(snapshotTemp, extra)).catch(
+        (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        },
+      );
+    }
+    const entries = await readdir(snapshotTemp);
+    for (const entry of entries) {
+      const digest = await hashFile(path.join(snapshotTemp, entry));
+      index.set(`${targetLayout.snapshots}/${name}/${entry}`, { size: digest.size, sha256: digest.sha256 });
+    }
+    await syncDirectories([snapshotTemp]);
+    const snapshots = path.join(target, targetLayout.snapshots);
+    await mkdir(snapshots, { recursive: true });
+    await rename(snapshotTemp, path.join(snapshots, name));
+    touched.add(snapshots);
+  }
+
+  private async applyRetention(target: string, keep: number, index: MirrorIndex): Promise<void> {
+    const snapshots = path.join(target, targetLayout.snapshots);
+    const names = (await readdir(snapshots)).filter((name) => SNAPSHOT_NAME.test(name)).sort();
+    for (const old of names.slice(0, Math.max(0, names.length - keep))) {
+      await rm(path.join(snapshots, old), { recursive: true, force: true });
+      for (const rel of index.keys())
+        if (rel.startsWith(`${targetLayout.snapshots}/${old}/`)) index.delete(rel);
+    }
+  }
+
+  private async writeMarker(schedule: BackupSchedule, partial: string): Promise<void> {
+    const marker = {
+      format: BACKUP_FORMAT,
+      software: 'nook',
+      scheduleId: schedule.id,
+      scheduleName: schedule.name,
+      updatedAt: new Date().toISOString(),
+      restore: 'nook backup restore <this folder> --to <new data dir>',
+    };
+    await writeFileAtomic(
+      path.join(schedule.targetDir, targetLayout.marker),
+      JSON.stringify(marker, null, 2),
+      partial,
+    );
+  }
+}
+
+/** Keeps the run's progress in the database at most once a second, and tells a listener at once. */
+class ProgressReporter {
+  current: BackupProgress;
+  private lastWrite = 0;
+  private writing: Promise<void> | null = null;
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly run: BackupRun,
+    private readonly listener?: (progress: BackupProgress) => void,
+  ) {
+    this.current = run.progress!;
+  }
+
+  update(progress: BackupProgress): void {
+    this.current = progress;
+    this.listener?.(progress);
+    const now = Date.now();
+    if (now - this.lastWrite < PROGRESS_INTERVAL_MS || this.writing) return;
+    this.lastWrite = now;
+    this.writing = this.em
+      .fork()
+      .nativeUpdate(
+        BackupRun,
+        { id: this.run.id },
+        {
+          progress,
+          filesCopied: this.run.filesCopied,
+          bytesCopied: this.run.bytesCopied,
+          filesSkipped: this.run.filesSkipped,
+          bytesSkipped: this.run.bytesSkipped,
+        },
+      )
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => (this.writing = null));
+  }
+
+  /** Waits for a write in flight, so it cannot land after the run's final record. */
+  async stop(): Promise<void> {
+    this.lastWrite = Number.MAX_SAFE_INTEGER;
+    await this.writing;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
