@@ -6,7 +6,8 @@ import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient, makeTempDir, setUpAdmin, startTestNook, type TestNook } from '../../../../test/harness';
+import type { TestClient } from '../../../../test/harness';
+import { makeTempDir, setUpAdmin, startTestNook, type TestNook } from '../../../../test/harness';
 import { Asset } from '../assets/asset.entity';
 import { hashFile } from '../ingest/hash';
 import { createLogger } from '../logging/logger';
