@@ -192,13 +192,15 @@ export function registerBackupCommands(program: Command, withRuntime: WithRuntim
   backup
     .command('run <id>')
     .description('run a backup of a schedule now, in this process, with progress on stderr')
-    .action(async (id: string) => {
+    .option('--limit <MB/s>', 'read originals no faster than this (leaves the disk to the server)')
+    .action(async (id: string, options: { limit?: string }) => {
       const config = loadConfig();
       const orm = await openDatabase(config.dataDir);
       try {
         const runner = new BackupRunner(orm.em.fork(), new DataDir(config.dataDir), createLogger('silent'));
         let lastLine = 0;
         const run = await runner.backup(id, {
+          ...(options.limit && { maxBytesPerSecond: whole(options.limit, '--limit', 1, 100_000) * 1e6 }),
           onProgress: (progress) => {
             if (Date.now() - lastLine < 500) return;
             lastLine = Date.now();

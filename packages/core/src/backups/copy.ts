@@ -22,6 +22,22 @@ export interface CopyOptions {
   /** Where the temp file is written: on the destination's filesystem, so the final rename is atomic. */
   partialDir: string;
   signal?: AbortSignal;
+  throttle?: Throttle;
+}
+
+/** Caps the bytes per second read by all the copies sharing it (a Pi's USB bus serves the server too). */
+export class Throttle {
+  private readonly startedAt = Date.now();
+  private bytes = 0;
+
+  constructor(private readonly bytesPerSecond: number) {}
+
+  async take(bytes: number): Promise<void> {
+    this.bytes += bytes;
+    const due = this.startedAt + (this.bytes / this.bytesPerSecond) * 1000;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
 }
 
 /**
@@ -51,6 +67,7 @@ export async function copyVerified(
         const { bytesRead } = await input.read(buffer, 0, CHUNK, null);
         if (bytesRead === 0) break;
         const chunk = buffer.subarray(0, bytesRead);
+        await options.throttle?.take(bytesRead);
         hash.update(chunk);
         let written = 0;
         while (written < bytesRead) {

@@ -218,12 +218,13 @@ describe('backup runs', () => {
 
   it('survives being killed mid-run: the run shows as interrupted and the next one completes', async () => {
     await upload(
-      Array.from({ length: 30 }, (_, i) => ({ name: `big-${i}.bin`, data: randomBytes(3 * 1024 * 1024) })),
+      Array.from({ length: 20 }, (_, i) => ({ name: `big-${i}.bin`, data: randomBytes(1024 * 1024) })),
     );
     const target = path.join(scratch, 'killed');
     await mkdir(target);
     const { id } = await schedule(target);
-    const child = spawn(process.execPath, [nookBin, 'backup', 'run', id], {
+    // 10 MB/s: about two seconds of copying, so the kill lands mid-run on any machine.
+    const child = spawn(process.execPath, [nookBin, 'backup', 'run', id, '--limit', '10'], {
       env: { ...process.env, NOOK_DATA_DIR: nook.dataDir.root, NOOK_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -14,7 +14,7 @@ import {
   type BackupRunKind,
 } from './backup-run.entity';
 import { BackupSchedule } from './backup-schedule.entity';
-import { FileCopyError, copyVerified, syncDirectories, writeFileAtomic } from './copy';
+import { FileCopyError, Throttle, copyVerified, syncDirectories, writeFileAtomic } from './copy';
 import { readSnapshotListing, type Manifest, type ManifestAsset, type ManifestLibrary } from './manifest';
 import { readIndex, writeIndex, type MirrorIndex } from './mirror-index';
 import {
@@ -37,6 +37,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called whenever progress moves (each file started); the database sees it once a second. */
   onProgress?: (progress: BackupProgress) => void;
+  /** Caps how fast originals are read, in bytes per second. */
+  maxBytesPerSecond?: number;
 }
 
 interface PlannedFile {
@@ -67,7 +69,7 @@ export class BackupRunner {
     const { schedule, run } = await this.begin(scheduleId, 'backup', options.trigger ?? 'manual');
     const progress = new ProgressReporter(this.em, run, options.onProgress);
     try {
-      await this.mirror(schedule, run, progress, options.signal);
+      await this.mirror(schedule, run, progress, options);
       run.status = run.filesFailed > 0 ? 'partial' : 'succeeded';
       if (run.filesFailed > 0) run.error = `${run.filesFailed} file(s) could not be copied; see the errors`;
     } catch (error) {
@@ -171,7 +173,7 @@ export class BackupRunner {
     schedule: BackupSchedule,
     run: BackupRun,
     progress: ProgressReporter,
-    signal?: AbortSignal,
+    options: RunOptions,
   ): Promise<void> {
     const target = schedule.targetDir;
     try {
@@ -212,7 +214,7 @@ export class BackupRunner {
       const { libraries, assets, files } = this.plan(schedule, listing);
       if (schedule.include.derived) files.push(...(await this.planDerived()));
       const wanted = new Set(files.map((file) => file.rel));
-      const missing = await this.copyAll(files, index, run, progress, partial, touched, signal);
+      const missing = await this.copyAll(files, index, run, progress, partial, touched, options);
 
       progress.update({ ...progress.current, phase: 'deleting', current: null });
       await this.applyDeletions(schedule, index, wanted, run, touched);
@@ -318,9 +320,10 @@ export class BackupRunner {
     progress: ProgressReporter,
     partial: string,
     touched: Set<string>,
-    signal?: AbortSignal,
+    { signal, maxBytesPerSecond }: RunOptions,
   ): Promise<string[]> {
     const target = path.dirname(partial);
+    const throttle = maxBytesPerSecond ? new Throttle(maxBytesPerSecond) : undefined;
     const missing: string[] = [];
     const bytesTotal = files.reduce((sum, file) => sum + file.size, 0);
     let filesDone = 0;
@@ -348,6 +351,7 @@ export class BackupRunner {
             partialDir: partial,
             ...(file.sha256 && { expectedSha256: file.sha256 }),
             ...(signal && { signal }),
+            ...(throttle && { throttle }),
           });
           index.set(file.rel, { size: copied.size, sha256: copied.sha256 });
           touched.add(path.dirname(destination));
