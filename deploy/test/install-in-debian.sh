@@ -4,9 +4,10 @@
 # the installed files), Nook started from the installed wrapper as the nook user, a re-run that changes
 # nothing, an upgrade that keeps the data, --uninstall that keeps it and --uninstall --purge.
 #
-# systemd itself does not run in the chroot (it is not PID 1 there), so install.sh takes its
-# "not running" path: units enabled, started at the next boot. The debootstrapped root is cached in
-# $NOOK_CI_CACHE (default /var/cache/nook-ci), as are the .debs apt downloads into it.
+# In the chroot systemd is not PID 1, so install.sh takes its "not running" path (units enabled,
+# started at the next boot); then the root is booted with systemd-nspawn and the units run for real,
+# all-in-one and split. The debootstrapped root is cached in $NOOK_CI_CACHE (default
+# /var/cache/nook-ci), as are the .debs apt downloads into it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${NOOK_CI_CACHE:-/var/cache/nook-ci}
@@ -41,9 +42,11 @@ work=$(mktemp -d /tmp/nook-install-test.XXXXXX)
 root="$work/root"
 mounts=()
 nook_pid=""
+nspawn_pid=""
 cleanup() {
   set +e
   [ -z "$nook_pid" ] || { kill "$nook_pid" 2>/dev/null; wait "$nook_pid" 2>/dev/null; }
+  [ -z "$nspawn_pid" ] || { kill "$nspawn_pid" 2>/dev/null; wait "$nspawn_pid" 2>/dev/null; }
   if [ -n "${NOOK_TEST_KEEP:-}" ]; then
     echo "kept $work (mounts: ${mounts[*]})"
     return
@@ -88,6 +91,7 @@ port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 has_admin() { in_root /opt/nook/bin/nook user list | grep -q '^admin'; }
+has_admin_booted() { in_boot /opt/nook/bin/nook user list | grep -q '^admin'; }
 not() { ! "$@"; }
 # A process with the root's nook uid whose command line holds the text.
 runs_as_nook() { pgrep -u "$nook_uid" -f -- "$1" >/dev/null; }
@@ -171,6 +175,58 @@ check "the nook user is kept" in_root getent passwd nook >/dev/null
 echo "== installing again picks the data up ($(date +%T))"
 in_root /src/deploy/install.sh --source /mnt/release-b >/dev/null
 check "the account is still there" has_admin
+
+echo "== systemd for real: the root booted with systemd-nspawn ($(date +%T))"
+# nspawn keeps state under /run/systemd/nspawn and removes it only from a tmpfs; with no systemd on
+# the host it can neither register the machine nor make a scope for it.
+if [ ! -d /run/systemd/nspawn ] || ! findmnt /run/systemd/nspawn >/dev/null; then
+  mount_into /run/systemd/nspawn -t tmpfs tmpfs
+fi
+for dir in proc sys dev; do umount -l "$root/$dir"; done
+systemd-nspawn -D "$root" --register=no --keep-unit --machine="nook-ci-$$" -b --console=pipe \
+  --bind-ro="$repo:/src" --bind-ro="$work/release-b:/mnt/release-b" >"$work/boot.log" 2>&1 &
+nspawn_pid=$!
+# The container's PID 1: nspawn's child, once it has become systemd and answers on its bus.
+init=""
+state=""
+for _ in $(seq 1 120); do
+  init=$(pgrep -P "$nspawn_pid" || true)
+  if [ -n "$init" ] && [ "$(cat "/proc/$init/comm" 2>/dev/null)" = systemd ]; then
+    state=$(nsenter -t "$init" -a systemctl is-system-running 2>/dev/null || true)
+    case $state in running | degraded) break ;; esac
+  fi
+  sleep 1
+done
+in_boot() { nsenter -t "$init" -a /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$@"; }
+echo "system state: ${state:-none}"
+[ "$state" = running ] || { cat "$work/boot.log"; in_boot systemctl --failed --no-pager; fail "systemd came up"; }
+healthy() { node -e "fetch('http://127.0.0.1:$port/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; }
+wait_healthy() {
+  local _
+  for _ in $(seq 1 90); do healthy && return 0; sleep 1; done
+  return 1
+}
+check "nook.service started at boot and answers" wait_healthy
+check "nook.service is active" in_boot systemctl is-active --quiet nook.service
+check "Nook runs as nook under systemd" in_boot pgrep -u nook -f 'nook.js start'
+check "its log is in the journal" sh -c "nsenter -t $init -a journalctl -u nook.service --no-pager | grep -q 'is listening on'"
+
+echo "== split mode, with systemd running: install.sh --split restarts into nook.target"
+in_boot /src/deploy/install.sh --source /mnt/release-b --split | tee "$work/install-split.log"
+check "install.sh waited for the server and printed the URL" grep -q "is running: open http://" "$work/install-split.log"
+for unit in nook-db nook-server nook-worker nook-ingest; do
+  check "$unit.service is active" in_boot systemctl is-active --quiet "$unit.service"
+done
+check "nook.service gave way to nook.target" not in_boot systemctl is-active --quiet nook.service
+check "the worker runs at Nice 10" test "$(in_boot ps -o ni= -p "$(in_boot systemctl show -p MainPID --value nook-worker.service)" | tr -d ' ')" = 10
+check "the account is still there" has_admin_booted
+in_boot systemctl poweroff || true
+for _ in $(seq 1 60); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 1; done
+kill "$nspawn_pid" 2>/dev/null || true
+wait "$nspawn_pid" || true
+mount_into "$root/proc" -t proc proc
+mount_into "$root/sys" -t sysfs sysfs
+mount_into "$root/dev" --rbind /dev
 
 echo "== --uninstall --purge deletes everything ($(date +%T))"
 in_root /src/deploy/install.sh --uninstall --purge
