@@ -1,4 +1,5 @@
 // The photo dashboard in Chromium against a real `nook start`: shell and navigation, drag-and-drop upload, grid, viewer, search, bulk actions.
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -199,6 +200,32 @@ describe('photo dashboard', () => {
       .getByRole('button', { name: 'Delete' })
       .click();
     await expect.poll(() => page.locator('[data-asset-id]').count()).toBe(3);
+  });
+
+  it('sends a large file resumably over tus, and retries a failed upload', async () => {
+    await page.goto(url);
+    await page.locator('[data-asset-id]').first().waitFor();
+    const big = path.join(session.filesDir, 'big-scan.bin');
+    await writeFile(big, randomBytes(17 * 1024 * 1024));
+    const created = page.waitForRequest(
+      (request) => request.url().endsWith('/api/uploads') && request.method() === 'POST',
+    );
+    await page.locator('input[type="file"]').first().setInputFiles(big);
+    await created;
+    const panel = page.getByRole('region', { name: /upload/i });
+    await panel.locator('li[data-state="done"]', { hasText: 'big-scan.bin' }).waitFor({ timeout: 60_000 });
+    await page.locator('[data-asset-id]', { hasText: 'big-scan.bin' }).waitFor();
+
+    // The server is unreachable for one upload: it fails with a reason, and Retry sends it once it is back.
+    await page.route('**/api/assets', (route) => route.abort('connectionrefused'));
+    const small = await photo(path.join(session.filesDir, 'harbour-2.jpg'), '#123456', '2022:05:01 08:00:00');
+    await page.locator('input[type="file"]').first().setInputFiles(small);
+    const failed = panel.locator('li[data-state="failed"]', { hasText: 'harbour-2.jpg' });
+    await failed.waitFor();
+    await shots('upload-failed');
+    await page.unroute('**/api/assets');
+    await failed.getByRole('button', { name: 'Retry harbour-2.jpg' }).click();
+    await page.locator('[data-asset-id]', { hasText: 'harbour-2.jpg' }).waitFor({ timeout: 60_000 });
   });
 
   it('signs out', async () => {
