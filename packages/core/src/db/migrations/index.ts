@@ -11,6 +11,7 @@ import { Migration20261124113913 } from './Migration20261124113913';
 import { Migration20261124114800 } from './Migration20261124114800';
 import { Migration20261124114900 } from './Migration20261124114900';
 import { Migration20261124123500 } from './Migration20261124123500';
+import { Migration20261124132000 } from './Migration20261124132000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -24,4 +25,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124114800', class: Migration20261124114800 },
   { name: 'Migration20261124114900', class: Migration20261124114900 },
   { name: 'Migration20261124123500', class: Migration20261124123500 },
+  { name: 'Migration20261124132000', class: Migration20261124132000 },
 ];
