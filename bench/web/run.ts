@@ -113,32 +113,21 @@ async function main(): Promise<void> {
       const paints: number[] = [];
       for (let i = 0; i < paintRuns; i++) {
         const fresh = await context.newPage();
-        await fresh.addInitScript(() => {
-          const scope = globalThis as unknown as {
-            __firstTile?: number;
-            MutationObserver: new (callback: () => void) => {
-              observe(node: unknown, options: object): void;
-              disconnect(): void;
-            };
-            document: { documentElement: unknown; querySelector(selector: string): unknown };
-            performance: { now(): number };
-          };
-          const observer = new scope.MutationObserver(() => {
-            if (scope.__firstTile === undefined && scope.document.querySelector('[data-asset-id]')) {
-              scope.__firstTile = scope.performance.now();
-              observer.disconnect();
-            }
-          });
-          observer.observe(scope.document.documentElement, { childList: true, subtree: true });
-        });
         await fresh.goto(base);
-        await fresh.waitForFunction(
-          () => (globalThis as unknown as { __firstTile?: number }).__firstTile !== undefined,
-          null,
-          { timeout: 30_000 },
-        );
+        // A grid that never paints says why in the page's own words.
+        await fresh.waitForSelector('[data-asset-id]', { timeout: 30_000 }).catch(async (error: Error) => {
+          const text = await fresh.evaluate(
+            () =>
+              (globalThis as unknown as { document: { body: { innerText: string } } }).document.body
+                .innerText,
+          );
+          throw new Error(`${error.message}\n${text.slice(0, 600)}`);
+        });
+        // Read in the page right after the first tile shows: an upper bound by one round trip to Chromium.
         paints.push(
-          await fresh.evaluate(() => (globalThis as unknown as { __firstTile: number }).__firstTile),
+          await fresh.evaluate(() =>
+            (globalThis as unknown as { performance: { now(): number } }).performance.now(),
+          ),
         );
         await fresh.close();
       }
