@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import {
   isPermanentError,
   jobPayloads,
+  pollingIntervalSeconds,
   queueNames,
   queuePolicies,
   type JobPayload,
@@ -90,7 +91,7 @@ export class JobQueue {
     for (let i = 0; i < concurrency; i++) {
       const id = await this.boss.work<JobPayload<N>>(
         name,
-        { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: 1 },
+        { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: pollingIntervalSeconds(name) },
         async ([job]) => {
           if (!job) return;
           const payload = jobPayloads[name].parse(job.data) as JobPayload<N>;

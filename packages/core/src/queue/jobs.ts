@@ -31,6 +31,15 @@ export const queueNames = Object.keys(jobPayloads) as QueueName[];
 /** The queues that process files, each with its own concurrency setting. */
 export type MediaQueueName = 'metadata' | 'thumbnail' | 'video-poster';
 
+/**
+ * How often an idle poller asks PostgreSQL for work. Jobs sent from the same process wake their
+ * workers at once, so polling only matters across processes (the split systemd units): files are
+ * picked up within a second, while housekeeping queues poll less to keep an idle appliance idle.
+ */
+export function pollingIntervalSeconds(name: QueueName): number {
+  return name === 'metadata' || name === 'thumbnail' || name === 'video-poster' ? 1 : 5;
+}
+
 type QueuePolicy = Omit<PgBoss.Queue, 'name'>;
 
 /**
