@@ -69,3 +69,13 @@ export function startChild(name: string, command: string, args: string[], option
     },
   };
 }
+
+/** A bench setting from the environment: the fallback when unset, an error when not a positive integer. */
+export function positiveIntegerEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return value;
+}

@@ -8,21 +8,12 @@ import { download, upload } from './client';
 import { writeTestFile, type TestFile } from './data';
 import { nginxVersion, startNginx } from './nginx';
 import { startNook } from './nook';
-import { freePort, startChild, waitForHttp, type Child } from './proc';
+import { freePort, positiveIntegerEnv, startChild, waitForHttp, type Child } from './proc';
 import { mbPerSecond, summarize, toMarkdown, type Report, type Scenario } from './report';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.dirname(benchDir);
 const MiB = 1024 * 1024;
-
-function positiveIntegerEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
 
 const fileBytes = positiveIntegerEnv('NOOK_BENCH_SIZE_MB', 1024) * MiB;
 const runs = positiveIntegerEnv('NOOK_BENCH_RUNS', 3);

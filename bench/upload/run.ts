@@ -10,21 +10,12 @@ import * as tus from 'tus-js-client';
 import { upload } from '../client';
 import { writeTestFile, type TestFile } from '../data';
 import { startNook } from '../nook';
-import { freePort, startChild, waitForHttp, type Child } from '../proc';
+import { freePort, positiveIntegerEnv, startChild, waitForHttp, type Child } from '../proc';
 import { mbPerSecond, summarize, type Figures, type Scenario } from '../report';
 
 const benchDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const repoRoot = path.dirname(benchDir);
 const MiB = 1024 * 1024;
-
-function positiveIntegerEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
 
 const fileBytes = positiveIntegerEnv('NOOK_BENCH_UPLOAD_MB', 2048) * MiB;
 const runs = positiveIntegerEnv('NOOK_BENCH_RUNS', 2);
