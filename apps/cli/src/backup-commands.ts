@@ -193,7 +193,8 @@ export function registerBackupCommands(program: Command, withRuntime: WithRuntim
     .command('run <id>')
     .description('run a backup of a schedule now, in this process, with progress on stderr')
     .option('--limit <MB/s>', 'read originals no faster than this (leaves the disk to the server)')
-    .action(async (id: string, options: { limit?: string }) => {
+    .option('--start-over', 'write a new backup into a target that was emptied on purpose')
+    .action(async (id: string, options: { limit?: string; startOver?: boolean }) => {
       const config = loadConfig();
       const orm = await openDatabase(config.dataDir);
       try {
@@ -201,6 +202,7 @@ export function registerBackupCommands(program: Command, withRuntime: WithRuntim
         let lastLine = 0;
         const run = await runner.backup(id, {
           ...(options.limit && { maxBytesPerSecond: whole(options.limit, '--limit', 1, 100_000) * 1e6 }),
+          ...(options.startOver && { startOver: true }),
           onProgress: (progress) => {
             if (Date.now() - lastLine < 500) return;
             lastLine = Date.now();
@@ -270,6 +272,11 @@ export function registerBackupCommands(program: Command, withRuntime: WithRuntim
       );
       if (report.notInBackup)
         process.stdout.write(`${report.notInBackup} assets have no original in this backup\n`);
+      for (const failure of report.failed) process.stdout.write(`  not restored: ${failure.reason}\n`);
+      if (report.failed.length) {
+        process.stdout.write(`${report.failed.length} originals could not be restored (see above)\n`);
+        process.exitCode = 1;
+      }
       for (const library of report.watchedLibraries)
         process.stdout.write(
           `watched library ${library.name}: ${library.rootPath}${library.restoredFrom ? ' (restored)' : ' (not restored: expected at its original place)'}\n`,

@@ -52,6 +52,8 @@ export class BackupRun {
   /** Which process runs it, so a run whose process died can be told from one still going. */
   host: string | null = null;
   pid: number | null = null;
+  /** The target written, as the schedule named it then (null for runs from before it was kept). */
+  targetDir: string | null = null;
 }
 
 export const BackupRunSchema = new EntitySchema<BackupRun>({
@@ -80,5 +82,6 @@ export const BackupRunSchema = new EntitySchema<BackupRun>({
     snapshot: { type: 'string', length: 64, nullable: true },
     host: { type: 'string', length: 255, nullable: true },
     pid: { type: 'integer', nullable: true },
+    targetDir: { type: 'text', nullable: true },
   },
 });

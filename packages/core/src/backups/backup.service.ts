@@ -178,8 +178,8 @@ export class BackupService {
   }
 
   /**
-   * How old the newest successful backup is. Each enabled schedule is judged against its own
-   * interval; the answer is the schedule in the worst state (never succeeded, else the oldest).
+   * The newest successful backup of any enabled schedule, and a warning for each enabled schedule
+   * whose last success is older than twice its own interval (or that never completed in that time).
    */
   async freshness(now = new Date()): Promise<{ last: BackupFreshness | null; warnings: string[] }> {
     const schedules = (await this.list()).filter((schedule) => schedule.enabled);

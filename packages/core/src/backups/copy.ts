@@ -118,6 +118,18 @@ function sourceError(error: unknown, source: string): Error {
   return error as Error;
 }
 
+/** Flushes files written by others (SQLite's VACUUM INTO, copyFile) to the disk before they get a final name. */
+export async function syncFiles(files: Iterable<string>): Promise<void> {
+  for (const file of files) {
+    const handle = await open(file, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
 /** Makes renames and new entries in these folders durable (their metadata, not just the files). */
 export async function syncDirectories(dirs: Iterable<string>): Promise<void> {
   for (const dir of dirs) {

@@ -48,6 +48,7 @@ interface LibraryRow {
   name: string;
   type: 'upload' | 'folder';
   root_path: string;
+  offline_at: string | null;
 }
 
 export interface SnapshotListing {
@@ -64,7 +65,7 @@ export async function readSnapshotListing(em: EntityManager, snapshotFile: strin
   await connection.execute('ATTACH DATABASE ? AS nook_snapshot', [snapshotFile]);
   try {
     const libraries = await connection.execute<LibraryRow[]>(
-      'SELECT id, name, type, root_path FROM nook_snapshot.libraries',
+      'SELECT id, name, type, root_path, offline_at FROM nook_snapshot.libraries',
     );
     const assets = await connection.execute<Row[]>(
       'SELECT id, library_id, path, sha256, size, offline_at, purged_at FROM nook_snapshot.assets ORDER BY library_id, path',

@@ -27,6 +27,8 @@ export interface RestoreReport {
   bytesRestored: number;
   /** Assets whose original the backup lacks (not backed up, or it failed to copy). */
   notInBackup: number;
+  /** Originals the backup lists but that could not be restored (damaged or gone from the backup). */
+  failed: { path: string; reason: string }[];
   /** Watched libraries, with where their originals are expected after the restore. */
   watchedLibraries: { id: string; name: string; rootPath: string; restoredFrom: string | null }[];
 }
@@ -44,9 +46,11 @@ export async function listSnapshots(targetDir: string): Promise<string[]> {
 }
 
 /**
- * Rebuilds a data dir from a backup: nook.db, secret and config from the snapshot, then every
- * original the manifest lists. Each file is hash-checked as it is written; derived files are not
- * restored (`nook jobs make-missing` regenerates them). The data dir must not hold a Nook already.
+ * Rebuilds a data dir from a backup: every original the manifest lists, then secret, config and
+ * nook.db from the snapshot. Each file is hash-checked as it is written; one that fails is reported
+ * and the rest still come back. nook.db comes last, so an interrupted restore can simply be run
+ * again. Derived files are not restored (`nook jobs make-missing` regenerates them). The data dir
+ * must not hold a Nook already.
  */
 export async function restoreBackup(
   targetDir: string,
@@ -86,6 +90,7 @@ export async function restoreBackup(
   const touched = new Set<string>([to]);
   let filesRestored = 0;
   let bytesRestored = 0;
+  const failed: RestoreReport['failed'] = [];
 
   const restore = async (rel: string, destination: string, expectedSha256?: string) => {
     const copied = await copyVerified(path.join(target, ...rel.split('/')), destination, {
@@ -98,16 +103,6 @@ export async function restoreBackup(
     filesRestored++;
     bytesRestored += copied.size;
   };
-
-  await restore(
-    `${targetLayout.snapshots}/${snapshot}/nook.db`,
-    path.join(to, 'nook.db'),
-    manifest.database.sha256,
-  );
-  for (const extra of ['secret.key', 'config.json']) {
-    const rel = `${targetLayout.snapshots}/${snapshot}/${extra}`;
-    if (index.has(rel)) await restore(rel, path.join(to, extra), index.get(rel)!.sha256);
-  }
 
   const libraries = new Map<string, ManifestLibrary>(
     manifest.libraries.map((library) => [library.id, library]),
@@ -130,12 +125,26 @@ export async function restoreBackup(
       relocated.set(library.id, root);
     }
     options.onProgress?.(done++, restorable.length, asset.backupPath!);
-    await restore(asset.backupPath!, path.join(root, ...asset.path.split('/')), asset.sha256);
+    try {
+      await restore(asset.backupPath!, path.join(root, ...asset.path.split('/')), asset.sha256);
+    } catch (error) {
+      failed.push({ path: asset.backupPath!, reason: (error as Error).message });
+    }
+  }
+  for (const extra of ['secret.key', 'config.json']) {
+    const rel = `${targetLayout.snapshots}/${snapshot}/${extra}`;
+    if (index.has(rel)) await restore(rel, path.join(to, extra), index.get(rel)!.sha256);
   }
   await syncDirectories(touched);
+  await restore(
+    `${targetLayout.snapshots}/${snapshot}/nook.db`,
+    path.join(to, 'nook.db'),
+    manifest.database.sha256,
+  );
+  await syncDirectories([to]);
   await rm(path.join(to, 'tmp'), { recursive: true, force: true });
 
-  if (relocated.size) await relocateLibraries(to, relocated);
+  await settleRestoredDatabase(to, relocated);
   return {
     snapshot,
     assets: manifest.assets.length,
@@ -143,6 +152,7 @@ export async function restoreBackup(
     bytesRestored,
     notInBackup:
       manifest.assets.filter((asset) => asset.backupPath === null).length + manifest.missing.length,
+    failed,
     watchedLibraries: manifest.libraries
       .filter((library) => library.type === 'folder')
       .map((library) => ({
@@ -154,13 +164,22 @@ export async function restoreBackup(
   };
 }
 
-/** Points restored watched libraries at their new folders (and brings the schema up to date). */
-async function relocateLibraries(dataDir: string, roots: Map<string, string>): Promise<void> {
+/**
+ * Brings the restored schema up to date, points restored watched libraries at their new folders,
+ * and ends the backup run the snapshot caught in progress (its own): nothing runs it any more.
+ */
+async function settleRestoredDatabase(dataDir: string, roots: Map<string, string>): Promise<void> {
   const orm = await openDatabase(dataDir);
   try {
     const connection = orm.em.getConnection();
     for (const [id, root] of roots)
       await connection.execute('UPDATE libraries SET root_path = ? WHERE id = ?', [root, id]);
+    await connection.execute(
+      `UPDATE backup_runs SET status = 'interrupted', progress = NULL, finished_at = ?,
+         error = 'caught in progress by the snapshot this data dir was restored from'
+       WHERE status = 'running'`,
+      [Date.now()],
+    );
   } finally {
     await orm.close();
   }

@@ -2,7 +2,8 @@
 // target, a file changing mid-copy, a killed run, deletions with a grace period, verify and bit rot.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,12 +11,14 @@ import type { TestClient } from '../../../../test/harness';
 import { makeTempDir, setUpAdmin, startTestNook, type TestNook } from '../../../../test/harness';
 import { Asset } from '../assets/asset.entity';
 import { hashFile } from '../ingest/hash';
+import { Library } from '../libraries/library.entity';
 import { createLogger } from '../logging/logger';
 import { BackupRun } from './backup-run.entity';
 import { BackupService } from './backup.service';
 import type { Manifest } from './manifest';
 import { readIndex } from './mirror-index';
 import { BackupRunner } from './runner';
+import { lockTarget, targetLayout, trackRun, untrackRun } from './target';
 import { verifyTarget } from './verify';
 
 const nookBin = fileURLToPath(new URL('../../../../apps/cli/bin/nook.js', import.meta.url));
@@ -291,6 +294,94 @@ describe('backup runs', () => {
 
     await runner().backup(keep.id);
     expect(await relOf(keeping)).toHaveLength(1);
+  });
+
+  it('refuses a target emptied since its last backup (an unplugged disk leaves its mount point), unless told to start over', async () => {
+    const target = path.join(scratch, 'mountpoint');
+    await mkdir(target);
+    const { id } = await schedule(target);
+    expect((await runner().backup(id)).status).toBe('succeeded');
+    // The disk is unplugged: what remains is the empty folder it was mounted on.
+    await rm(target, { recursive: true });
+    await mkdir(target);
+    const refused = await runner().backup(id);
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toMatch(/no longer holds this schedule's backup.*unplugged.*--start-over/);
+    expect(await readdir(target)).toEqual([]);
+
+    const fresh = await runner().backup(id, { startOver: true });
+    expect(fresh).toMatchObject({ status: 'succeeded', filesSkipped: 0 });
+    expect(fresh.filesCopied).toBeGreaterThan(0);
+    expect((await runner().backup(id)).status).toBe('succeeded');
+  });
+
+  it('takes over a lock whose holder is gone, and refuses one held by a live run', async () => {
+    const target = path.join(scratch, 'locks');
+    await mkdir(target);
+    const lock = path.join(target, targetLayout.lock);
+    const writeLock = (host: string, pid: number) =>
+      writeFile(
+        lock,
+        JSON.stringify({ host, pid, runId: 'earlier-run', startedAt: new Date().toISOString() }),
+      );
+
+    // A container restarted by its engine gets the same pid back: that pid is ours, the run is not.
+    await writeLock(hostname(), process.pid);
+    await (
+      await lockTarget(target, 'run-a')
+    )();
+
+    // Another host's lock that is kept fresh is a run in progress.
+    await writeLock('other-host', 1);
+    await expect(lockTarget(target, 'run-b')).rejects.toThrow(/another backup run is writing/);
+    // Untouched for ten minutes: its host died or its container was recreated under a new name.
+    const longAgo = new Date(Date.now() - 11 * 60_000);
+    await utimes(lock, longAgo, longAgo);
+    trackRun('run-c');
+    const release = await lockTarget(target, 'run-c');
+    await expect(lockTarget(target, 'run-d')).rejects.toThrow(/another backup run is writing/);
+    await release();
+    untrackRun('run-c');
+    expect(await readdir(target)).toEqual([]);
+  });
+
+  it('keeps the copies of files whose library is offline, even when deletions are propagated', async () => {
+    const target = path.join(scratch, 'nas-down');
+    await mkdir(target);
+    const { id } = await schedule(target, { propagateDeletions: true, deletionGraceDays: 0 });
+    const first = await runner().backup(id);
+    expect(first.status).toBe('succeeded');
+    const copies = await filesUnder(path.join(target, 'data'));
+    const em = nook.orm.em.fork();
+    const [library] = await em.find(Library, { type: 'upload' });
+    await em.nativeUpdate(Library, { id: library!.id }, { offlineAt: new Date() });
+    try {
+      const offline = await runner().backup(id);
+      expect(offline).toMatchObject({ status: 'succeeded', filesDeleted: 0, filesFailed: 0, filesCopied: 0 });
+      expect(await filesUnder(path.join(target, 'data'))).toEqual(copies);
+      const [latest] = (await readdir(path.join(target, 'snapshots'))).sort().reverse();
+      const manifest = JSON.parse(
+        await readFile(path.join(target, 'snapshots', latest!, 'manifest.json'), 'utf8'),
+      ) as Manifest;
+      expect(manifest.assets.every((asset) => asset.backupPath !== null)).toBe(true);
+    } finally {
+      await em.nativeUpdate(Library, { id: library!.id }, { offlineAt: null });
+    }
+  });
+
+  it('warns when a schedule has not succeeded for more than twice its interval', async () => {
+    const target = path.join(scratch, 'stale');
+    await mkdir(target);
+    const { id } = await schedule(target, { cron: '0 3 * * *' });
+    const run = await runner().backup(id);
+    expect(run.status).toBe('succeeded');
+    const finished = run.finishedAt!.getTime();
+    const day = 24 * 60 * 60 * 1000;
+    const fresh = await service().freshness(new Date(finished + day));
+    expect(fresh.warnings.filter((warning) => warning.includes('stale'))).toEqual([]);
+    const stale = await service().freshness(new Date(finished + 3 * day));
+    expect(stale.warnings).toContainEqual(expect.stringMatching(/backup stale.*3 days old, more than twice/));
+    await service().update(id, { enabled: false });
   });
 
   it('verify finds bit rot and missing files', async () => {

@@ -14,7 +14,7 @@ import {
   type BackupRunKind,
 } from './backup-run.entity';
 import { BackupSchedule } from './backup-schedule.entity';
-import { FileCopyError, Throttle, copyVerified, syncDirectories, writeFileAtomic } from './copy';
+import { FileCopyError, Throttle, copyVerified, syncDirectories, syncFiles, writeFileAtomic } from './copy';
 import { readSnapshotListing, type Manifest, type ManifestAsset, type ManifestLibrary } from './manifest';
 import { readIndex, writeIndex, type MirrorIndex } from './mirror-index';
 import {
@@ -23,6 +23,9 @@ import {
   describeTargetError,
   isTargetWideError,
   lockTarget,
+  runStillGoing,
+  trackRun,
+  untrackRun,
   targetLayout,
 } from './target';
 import { verifyTarget } from './verify';
@@ -39,6 +42,11 @@ export interface RunOptions {
   onProgress?: (progress: BackupProgress) => void;
   /** Caps how fast originals are read, in bytes per second. */
   maxBytesPerSecond?: number;
+  /**
+   * Writes a new backup into a target that earlier runs filled but that no longer holds one (it
+   * was emptied on purpose). Without it such a run stops: an empty mount point looks the same.
+   */
+  startOver?: boolean;
 }
 
 interface PlannedFile {
@@ -123,6 +131,7 @@ export class BackupRunner {
       startedAt: new Date(),
       host: hostname(),
       pid: process.pid,
+      targetDir: schedule.targetDir,
       progress: {
         phase: 'preparing',
         filesDone: 0,
@@ -133,6 +142,7 @@ export class BackupRunner {
       },
     });
     await this.em.flush();
+    trackRun(run.id);
     return { schedule, run };
   }
 
@@ -144,7 +154,7 @@ export class BackupRunner {
       host: hostname(),
     });
     for (const stale of running) {
-      if (stale.pid !== null && processAlive(stale.pid)) continue;
+      if (runStillGoing(stale.host, stale.pid, stale.id)) continue;
       stale.status = 'interrupted';
       stale.finishedAt = new Date();
       stale.error = 'the process running it stopped (killed or crashed) before it finished';
@@ -164,8 +174,12 @@ export class BackupRunner {
   private async finish(run: BackupRun, progress: ProgressReporter): Promise<BackupRun> {
     run.finishedAt = new Date();
     run.progress = null;
-    await progress.stop();
-    await this.em.flush();
+    try {
+      await progress.stop();
+      await this.em.flush();
+    } finally {
+      untrackRun(run.id);
+    }
     return run;
   }
 
@@ -182,18 +196,20 @@ export class BackupRunner {
       if (error instanceof TargetError) throw error;
       throw new TargetError(describeTargetError(error, target));
     }
+    if (!options.startOver) await this.expectEarlierBackup(schedule, run);
     const release = await lockTarget(target, run.id).catch((error: unknown) => {
       if (error instanceof TargetError) throw error;
       throw new TargetError(describeTargetError(error, target));
     });
     const partial = path.join(target, targetLayout.partial);
+    const touched = new Set<string>([target]);
+    let index: MirrorIndex | null = null;
     try {
       // Whatever a killed run left half-written is thrown away: it never had a final name.
       await rm(partial, { recursive: true, force: true });
       await mkdir(partial, { recursive: true });
       await this.writeMarker(schedule, partial);
-      const index = await readIndex(target);
-      const touched = new Set<string>([target]);
+      index = await readIndex(target);
 
       progress.update({
         phase: 'snapshot',
@@ -211,9 +227,9 @@ export class BackupRunner {
       await this.em.getConnection().execute('VACUUM INTO ?', [database]);
       const listing = await readSnapshotListing(this.em, database);
 
-      const { libraries, assets, files } = this.plan(schedule, listing);
+      const { libraries, assets, files, offline } = this.plan(schedule, listing, index);
       if (schedule.include.derived) files.push(...(await this.planDerived()));
-      const wanted = new Set(files.map((file) => file.rel));
+      const wanted = new Set([...files.map((file) => file.rel), ...offline]);
       const missing = await this.copyAll(files, index, run, progress, partial, touched, options);
 
       progress.update({ ...progress.current, phase: 'deleting', current: null });
@@ -228,6 +244,13 @@ export class BackupRunner {
       await syncDirectories(touched);
       await writeIndex(target, index);
       await syncDirectories([target]);
+    } catch (error) {
+      // What was copied before the failure is kept in the index, so the next run need not hash it again.
+      if (index)
+        await syncDirectories(touched)
+          .then(() => writeIndex(target, index!))
+          .catch(() => undefined);
+      throw error;
     } finally {
       // A run that failed cleanly leaves nothing behind; one that was killed is cleaned by the next.
       await rm(partial, { recursive: true, force: true }).catch(() => undefined);
@@ -235,8 +258,38 @@ export class BackupRunner {
     }
   }
 
-  /** Which originals go where in the target, by what the snapshot lists. */
-  private plan(schedule: BackupSchedule, listing: Awaited<ReturnType<typeof readSnapshotListing>>) {
+  /**
+   * Refuses to write into a target that earlier runs of this schedule filled but that holds no backup
+   * now: an unplugged disk leaves an empty mount point on the system disk, and a full backup written
+   * there would fill the SD card while looking like success.
+   */
+  private async expectEarlierBackup(schedule: BackupSchedule, run: BackupRun): Promise<void> {
+    const earlier = await this.em.count(BackupRun, {
+      schedule: schedule.id,
+      kind: 'backup',
+      status: { $in: ['succeeded', 'partial'] },
+      targetDir: schedule.targetDir,
+      id: { $ne: run.id },
+    });
+    if (earlier === 0) return;
+    const marker = await stat(path.join(schedule.targetDir, targetLayout.marker)).catch(() => null);
+    if (marker) return;
+    throw new TargetError(
+      `the target ${schedule.targetDir} no longer holds this schedule's backup, though earlier runs wrote one: ` +
+        'is the disk unplugged or the share not mounted, leaving an empty folder? Nothing was written. ' +
+        `If it was emptied on purpose, run \`nook backup run ${schedule.id} --start-over\`.`,
+    );
+  }
+
+  /**
+   * Which originals go where in the target, by what the snapshot lists. Files of a library that is
+   * offline (a NAS share down) are not copied, but the copies they already have stay and are listed.
+   */
+  private plan(
+    schedule: BackupSchedule,
+    listing: Awaited<ReturnType<typeof readSnapshotListing>>,
+    index: MirrorIndex,
+  ) {
     const libraries: ManifestLibrary[] = listing.libraries.map((library) => {
       const included =
         library.type === 'upload' ? schedule.include.uploads : schedule.include.watchedLibraries;
@@ -258,13 +311,21 @@ export class BackupRunner {
       };
     });
     const byId = new Map(libraries.map((library) => [library.id, library]));
+    const offlineLibraries = new Set(
+      listing.libraries.filter((library) => library.offline_at !== null).map((library) => library.id),
+    );
     const assets: ManifestAsset[] = [];
     const files: PlannedFile[] = [];
+    const offline: string[] = [];
     for (const row of listing.assets) {
       if (row.purged_at !== null) continue;
       const library = byId.get(row.library_id)!;
-      const backupPath =
-        library.backupPath && row.offline_at === null ? path.posix.join(library.backupPath, row.path) : null;
+      let backupPath = library.backupPath ? path.posix.join(library.backupPath, row.path) : null;
+      const reachable = row.offline_at === null && !offlineLibraries.has(row.library_id);
+      if (backupPath && !reachable) {
+        if (index.get(backupPath)?.sha256 === row.sha256) offline.push(backupPath);
+        else backupPath = null;
+      }
       assets.push({
         id: row.id,
         libraryId: row.library_id,
@@ -273,7 +334,7 @@ export class BackupRunner {
         size: Number(row.size),
         backupPath,
       });
-      if (backupPath)
+      if (backupPath && reachable)
         files.push({
           rel: backupPath,
           source: path.join(this.dataDir.resolveLibraryRoot(library.rootPath), ...row.path.split('/')),
@@ -281,7 +342,7 @@ export class BackupRunner {
           sha256: row.sha256,
         });
     }
-    return { libraries, assets, files };
+    return { libraries, assets, files, offline };
   }
 
   private async planDerived(): Promise<PlannedFile[]> {
@@ -476,6 +537,7 @@ export class BackupRunner {
       );
     }
     const entries = await readdir(snapshotTemp);
+    await syncFiles(entries.map((entry) => path.join(snapshotTemp, entry)));
     for (const entry of entries) {
       const digest = await hashFile(path.join(snapshotTemp, entry));
       index.set(`${targetLayout.snapshots}/${name}/${entry}`, { size: digest.size, sha256: digest.sha256 });
@@ -558,14 +620,5 @@ class ProgressReporter {
   async stop(): Promise<void> {
     this.lastWrite = Number.MAX_SAFE_INTEGER;
     await this.writing;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

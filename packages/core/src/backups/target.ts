@@ -1,7 +1,7 @@
 // A backup target on disk: its layout, the checks before a run, and the lock that keeps runs apart.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { open, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { open, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { NookError } from '../errors';
 
@@ -108,6 +108,23 @@ interface LockOwner {
   startedAt: string;
 }
 
+/** Runs this process is executing now: a lock or run record naming our own pid but none of these is stale. */
+const runsInThisProcess = new Set<string>();
+
+/** Records that this process is executing the run, until `untrackRun`. */
+export function trackRun(runId: string): void {
+  runsInThisProcess.add(runId);
+}
+
+export function untrackRun(runId: string): void {
+  runsInThisProcess.delete(runId);
+}
+
+/** A held lock is touched this often, so a lock whose holder vanished is known by its age. */
+const LOCK_HEARTBEAT_MS = 30_000;
+/** A lock untouched this long belongs to nobody: its holder's host died, or was a container since recreated. */
+const LOCK_STALE_MS = 10 * 60_000;
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -118,8 +135,18 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Takes the target's lock for one run. A lock left by a process of this host that no longer runs
- * (killed mid-run) is taken over; one held by a live process refuses the run.
+ * Whether a run recorded as held by `host`/`pid` is still going. A container restarted by its
+ * engine usually gets the same pid back, so our own pid only counts for runs we are executing.
+ */
+export function runStillGoing(host: string | null, pid: number | null, runId: string): boolean {
+  if (host !== hostname() || pid === null) return true;
+  if (pid === process.pid) return runsInThisProcess.has(runId);
+  return processAlive(pid);
+}
+
+/**
+ * Takes the target's lock for one run. A lock whose holder is gone (a dead process of this host, or
+ * a lock no one has touched for ten minutes) is taken over; one held by a live run refuses the run.
  */
 export async function lockTarget(targetDir: string, runId: string): Promise<() => Promise<void>> {
   const file = path.join(targetDir, targetLayout.lock);
@@ -135,19 +162,30 @@ export async function lockTarget(targetDir: string, runId: string): Promise<() =
       await handle.writeFile(JSON.stringify(owner));
       await handle.sync();
       await handle.close();
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        utimes(file, now, now).catch(() => undefined);
+      }, LOCK_HEARTBEAT_MS);
+      heartbeat.unref();
       return async () => {
+        clearInterval(heartbeat);
         await rm(file, { force: true });
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     let held: Partial<LockOwner> = {};
+    let touchedAt = 0;
     try {
+      touchedAt = (await stat(file)).mtimeMs;
       held = JSON.parse(await readFile(file, 'utf8')) as LockOwner;
     } catch {
       // Unreadable or half-written: whoever wrote it died before finishing the lock itself.
     }
-    const stale = held.host === undefined || (held.host === owner.host && !processAlive(held.pid ?? 0));
+    const stale =
+      held.host === undefined ||
+      Date.now() - touchedAt > LOCK_STALE_MS ||
+      !runStillGoing(held.host, held.pid ?? null, held.runId ?? '');
     if (!stale)
       throw new TargetError(
         `another backup run is writing to ${targetDir} (process ${held.pid} on ${held.host}, since ${held.startedAt})`,

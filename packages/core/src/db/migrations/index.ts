@@ -12,6 +12,7 @@ import { Migration20261124114800 } from './Migration20261124114800';
 import { Migration20261124114900 } from './Migration20261124114900';
 import { Migration20261124123500 } from './Migration20261124123500';
 import { Migration20261124132000 } from './Migration20261124132000';
+import { Migration20261130203000 } from './Migration20261130203000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -26,4 +27,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124114900', class: Migration20261124114900 },
   { name: 'Migration20261124123500', class: Migration20261124123500 },
   { name: 'Migration20261124132000', class: Migration20261124132000 },
+  { name: 'Migration20261130203000', class: Migration20261130203000 },
 ];
