@@ -262,6 +262,30 @@ describe('resumable uploads (tus)', () => {
       },
     });
     expect(kidPatch.status).toBe(404);
+    // Nor by way of an upload of the kid's own, with the other id behind a query or an escaped path.
+    const own = await kid.fetch('/api/uploads', {
+      method: 'POST',
+      headers: { 'tus-resumable': '1.0.0', 'upload-length': '10' },
+    });
+    expect(own.status).toBe(201);
+    const ownPath = new URL(own.headers.get('location')!, nook.url).pathname;
+    const victimId = location.split('/').pop()!;
+    for (const sneaky of [`${ownPath}%2F..%2F${victimId}`, `${ownPath}?/${victimId}`]) {
+      await kid.fetch(sneaky, {
+        method: 'PATCH',
+        body: 'y'.repeat(10),
+        headers: {
+          'tus-resumable': '1.0.0',
+          'content-type': 'application/offset+octet-stream',
+          'upload-offset': '0',
+        },
+      });
+      const victimHead = await admin.fetch(location, {
+        method: 'HEAD',
+        headers: { 'tus-resumable': '1.0.0' },
+      });
+      expect(victimHead.headers.get('upload-offset'), sneaky).toBe('0');
+    }
 
     // The quota counts at creation: 2000 bytes do not fit in 1000.
     const overQuota = await kid.fetch('/api/uploads', {
@@ -270,6 +294,16 @@ describe('resumable uploads (tus)', () => {
     });
     expect(overQuota.status).toBe(413);
     expect(await overQuota.text()).toContain('quota');
+    // Unfinished uploads count: two of 600 bytes do not fit either, though each would alone.
+    const open = (length: number) =>
+      kid.fetch('/api/uploads', {
+        method: 'POST',
+        headers: { 'tus-resumable': '1.0.0', 'upload-length': String(length) },
+      });
+    expect((await open(600)).status).toBe(201);
+    const second = await open(600);
+    expect(second.status).toBe(413);
+    expect(await second.text()).toMatch(/600 in unfinished uploads/);
     // A cookie-signed request from another site is refused like every other change.
     const crossSite = await kid.fetch('/api/uploads', {
       method: 'POST',

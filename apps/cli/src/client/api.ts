@@ -4,15 +4,27 @@ import type { AppRouter } from '@nook/api';
 import { TRPCClientError, createTRPCClient, httpLink } from '@trpc/client';
 import * as tus from 'tus-js-client';
 
-/** Why an upload did not happen; `retryable` ones (server down, 5xx, 429) are worth another try. */
+/**
+ * Why an upload did not happen. `retryable` ones (server down, 5xx, 429) are worth another try;
+ * `aboutFile` says whether the file itself was refused (too large, over quota), rather than the
+ * server or this client's credentials, so that only such refusals are remembered per file.
+ */
 export class UploadError extends Error {
   override name = 'UploadError';
   constructor(
     message: string,
     readonly retryable: boolean,
+    readonly aboutFile: boolean,
   ) {
     super(message);
   }
+}
+
+/** An HTTP status as an UploadError: 5xx, 429 and 408 pass; 401 and 403 are about the credentials. */
+function statusError(status: number, message: string): UploadError {
+  const retryable = status >= 500 || status === 429 || status === 408;
+  const aboutFile = !retryable && status !== 401 && status !== 403;
+  return new UploadError(`${status} ${message}`, retryable, aboutFile);
 }
 
 export interface UploadOutcome {
@@ -27,14 +39,13 @@ export interface LocalFile {
   size: number;
 }
 
-const isRetryableStatus = (status: number) => status >= 500 || status === 429 || status === 408;
-
 /** fetch's network failures (refused, reset, DNS) surface as TypeError with a cause. */
 function networkError(error: unknown): UploadError {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return new UploadError(
     `server unreachable (${cause?.code ?? cause?.message ?? (error as Error).message})`,
     true,
+    false,
   );
 }
 
@@ -63,7 +74,8 @@ export class NookClient {
         if (error instanceof TRPCClientError) {
           const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus ?? 0;
           if (status === 0) throw networkError(error);
-          throw new UploadError(`hash check refused: ${error.message}`, isRetryableStatus(status));
+          const refused = statusError(status, error.message);
+          throw new UploadError(`hash check refused: ${refused.message}`, refused.retryable, false);
         }
         throw error;
       }
@@ -89,7 +101,7 @@ export class NookClient {
       { id: string; sha256: string; duplicate: boolean }[] | { message?: string } | null;
     if (!response.ok || !Array.isArray(body)) {
       const message = (body && !Array.isArray(body) && body.message) || response.statusText;
-      throw new UploadError(`${response.status} ${message}`, isRetryableStatus(response.status));
+      throw statusError(response.status, message);
     }
     return body.map((item) => ({ assetId: item.id, sha256: item.sha256, duplicate: item.duplicate }));
   }
@@ -131,16 +143,16 @@ export class NookClient {
         onError: (error) => {
           const response = (error as tus.DetailedError).originalResponse;
           if (!response) {
-            reject(new UploadError(`server unreachable (${error.message.split('\n')[0]})`, true));
+            reject(new UploadError(`server unreachable (${error.message.split('\n')[0]})`, true, false));
             return;
           }
           const status = response.getStatus();
-          reject(new UploadError(`${status} ${response.getBody().trim()}`, isRetryableStatus(status)));
+          reject(statusError(status, response.getBody().trim()));
         },
       });
       options.signal?.addEventListener('abort', () => {
         void upload.abort();
-        reject(new UploadError('stopped', true));
+        reject(new UploadError('stopped', true, false));
       });
       upload.start();
     });

@@ -34,6 +34,24 @@ async function slowRelay(target: string, bytesPerSecond: number): Promise<{ url:
   };
 }
 
+/** A relay to the server that counts the bytes clients send through it. */
+async function countingRelay(target: string): Promise<{ url: string; sent(): number; close(): void }> {
+  let sent = 0;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(new URL(target).port), '127.0.0.1');
+    client.on('data', (chunk: Buffer) => (sent += chunk.length));
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    sent: () => sent,
+    close: () => server.close(),
+  };
+}
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -130,23 +148,34 @@ describe('the nook client', () => {
       await writeFile(path.join(tree, file.rel), file.data);
     }
 
-    const first = await runNook([
-      'upload',
-      tree,
-      '--exclude',
-      '*.tmp',
-      '--tus-threshold',
-      '1',
-      '--parallel',
-      '4',
-    ]);
+    // Through a relay that counts bytes: duplicates must be skipped by the client, not by the server.
+    const relay = await countingRelay(nook.url);
+    const token = (
+      JSON.parse(await readFile(path.join(home, 'config', 'nook', 'credentials.json'), 'utf8')) as {
+        token: string;
+      }
+    ).token;
+    const viaRelay = { NOOK_SERVER: relay.url, NOOK_TOKEN: token };
+    const first = await runNook(
+      ['upload', tree, '--exclude', '*.tmp', '--tus-threshold', '1', '--parallel', '4'],
+      '',
+      viaRelay,
+    );
     expect(first.stdout).toContain('Uploaded:   400');
     expect(first.stdout).toContain('Duplicates: 100');
     expect(first.stdout).toContain('Failed:     0');
     expect(first.code).toBe(0);
     for (const data of contents) expect(await copiesOnServer(sha256(data))).toBe(1);
+    const newBytes = contents.slice(0, 400).reduce((sum, data) => sum + data.length, 0);
+    expect(relay.sent()).toBeGreaterThanOrEqual(newBytes);
+    // Headers, multipart framing and hashes (about 100 KB): the copies in the tree (1.7 MB) never went.
+    expect(relay.sent() - newBytes).toBeLessThan(150 * 1024);
+    const afterFirst = relay.sent();
 
-    const second = await runNook(['upload', tree, '--exclude', '*.tmp']);
+    const second = await runNook(['upload', tree, '--exclude', '*.tmp'], '', viaRelay);
+    // One hash check of 500 hashes (about 30 KB) and none of the tree's 5.8 MB.
+    expect(relay.sent() - afterFirst).toBeLessThan(60 * 1024);
+    relay.close();
     expect(second.stdout).toContain('Uploaded:   0');
     expect(second.stdout).toContain('Duplicates: 500');
     expect(second.code).toBe(0);
@@ -238,6 +267,39 @@ describe('the nook client', () => {
     const thirdRun = await third.done;
     expect(thirdRun.stdout).not.toMatch(/ (uploaded|duplicate) /);
   }, 180_000);
+
+  it('watch remembers nothing about files when its token is refused, and sends them with a good one', async () => {
+    const readOnly = await admin.mutate<{ token: string }>('auth.createToken', {
+      name: 'read only',
+      scopes: ['read'],
+    });
+    const good = await admin.mutate<{ token: string }>('auth.createToken', {
+      name: 'laptop',
+      scopes: ['read', 'upload'],
+    });
+    const dir = path.join(home, 'refused');
+    await mkdir(dir, { recursive: true });
+    const data = randomBytes(4000);
+    await writeFile(path.join(dir, 'kept.jpg'), data);
+    const state = path.join(home, 'refused.json');
+    const args = ['watch', dir, '--state', state, '--stable', '1'];
+
+    const refused = spawnNook(args, { NOOK_SERVER: nook.url, NOOK_TOKEN: readOnly.token });
+    await eventually(async () => refused.stdout().includes('lacks the upload scope'), 30_000);
+    refused.child.kill('SIGTERM');
+    await refused.done;
+    expect(refused.stdout()).toMatch(/will try again in \d+ s: .*nook login/);
+    expect(refused.stdout()).not.toMatch(/not retried until the file changes/);
+    expect(JSON.parse(await readFile(state, 'utf8'))).toEqual({});
+
+    const accepted = spawnNook(args, { NOOK_SERVER: nook.url, NOOK_TOKEN: good.token });
+    try {
+      await eventually(async () => (await copiesOnServer(sha256(data))) === 1, 30_000);
+    } finally {
+      accepted.child.kill('SIGTERM');
+      await accepted.done;
+    }
+  }, 120_000);
 
   it('watch survives the server being down and catches up when it returns', async () => {
     // A relay on a fixed port stands in for the server: closed is "down", listening again is "back".

@@ -35,8 +35,10 @@ export interface FileResult {
   status: FileStatus;
   sha256?: string;
   reason?: string;
-  /** A failure that may pass by itself (server down, 5xx): `nook watch` tries again later. */
+  /** A failure that may pass by itself (server down, 5xx, the file still changing): tried again later. */
   retryable?: boolean;
+  /** The file itself was refused or unreadable, rather than the server or the credentials failing. */
+  aboutFile?: boolean;
 }
 
 export interface UploaderEvents {
@@ -133,6 +135,7 @@ export class Uploader {
           status: 'failed',
           reason: `cannot read: ${(error as Error).message}`,
           retryable: false,
+          aboutFile: true,
         });
       }
       this.events.onHashed?.(++hashedCount, files.length);
@@ -170,6 +173,7 @@ export class Uploader {
           status: 'failed',
           reason: failure.message,
           retryable: failure.retryable,
+          aboutFile: false,
         });
       return results;
     }
@@ -224,6 +228,7 @@ export class Uploader {
         status: 'failed',
         reason: 'the file changed while it was uploaded; it is sent again once it is stable',
         retryable: true,
+        aboutFile: true,
       };
     }
     return { file: item.file, status: outcome.duplicate ? 'duplicate' : 'uploaded', sha256: item.sha256 };
@@ -236,6 +241,7 @@ export class Uploader {
       status: 'failed',
       reason: known ? error.message : String((error as Error).message ?? error),
       retryable: known ? error.retryable : false,
+      aboutFile: known ? error.aboutFile : true,
     };
   }
 

@@ -174,13 +174,21 @@ export class Watcher {
     let unreachable: string | null = null;
     const settle = (result: FileResult) => {
       const file = result.file;
-      if (result.status === 'failed' && result.retryable) {
-        unreachable ??= result.reason ?? 'failed';
+      // The server or these credentials failed, not the file: nothing is remembered, all is tried again.
+      if (result.status === 'failed' && !result.aboutFile) {
+        unreachable ??= result.retryable
+          ? (result.reason ?? 'failed')
+          : `${result.reason} (if the token was revoked, run \`nook login\` and restart nook watch)`;
         return;
       }
       // Recorded as it was when hashed; if it changed since, a later round sends the new content.
       const candidate = this.candidates.get(file.path);
       if (!candidate || candidate.size !== file.size || candidate.mtimeMs !== file.mtimeMs) return;
+      if (result.status === 'failed' && result.retryable) {
+        // Still being written: it waits to be stable again, without holding up the other files.
+        this.candidates.set(file.path, { ...candidate, changedAt: Date.now() });
+        return;
+      }
       this.candidates.delete(file.path);
       if (result.status === 'failed') {
         this.state[file.path] = { size: file.size, mtimeMs: file.mtimeMs, refused: result.reason };

@@ -84,13 +84,17 @@ export async function uploadRoutes(
     return { status_code: 500, body: 'Something went wrong on the server.\n' };
   };
 
+  /** Uploads still on their way count too: many open ones could otherwise outgrow the quota together. */
   const checkQuota = async (user: User, size: number | undefined) => {
     if (user.quotaBytes === null) return;
-    const used = await new UserService(context().em).usedBytes(user.id);
+    const stored = await new UserService(context().em).usedBytes(user.id);
+    const pending = await store.pendingBytes(user.id);
+    const used = stored + pending;
     if (used + (size ?? 0) > user.quotaBytes || used >= user.quotaBytes) {
       throw new NookError(
         'PAYLOAD_TOO_LARGE',
-        `storage quota exceeded: ${used} of ${user.quotaBytes} bytes used` +
+        `storage quota exceeded: ${stored} of ${user.quotaBytes} bytes used` +
+          (pending ? `, ${pending} in unfinished uploads` : '') +
           (size === undefined ? '' : `, this file needs ${size}`),
       );
     }
@@ -173,8 +177,11 @@ export async function uploadRoutes(
   const handle = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
     const { user } = requireAuth(request, 'upload');
     const { id } = request.params;
-    if (id !== undefined && !id.startsWith(`${user.id}.`))
+    // tus takes the id from the raw URL (query and escapes included), so only an exact id of this
+    // user's is let through, and tus is handed the URL Fastify routed on.
+    if (id !== undefined && !new RegExp(`^${user.id}\\.[0-9a-f]{32}$`).test(id))
       throw new NookError('NOT_FOUND', 'upload not found');
+    request.raw.url = id === undefined ? UPLOADS_PATH : `${UPLOADS_PATH}/${id}`;
     const checksum = parseChecksum(request.headers['upload-checksum']);
     reply.hijack();
     if (request.method === 'OPTIONS')

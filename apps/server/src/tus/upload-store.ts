@@ -1,6 +1,6 @@
 // The tus data store: @tus/file-store under <data>/tmp/tus, plus the checksum extension and a running SHA-256.
 import { createHash, type Hash } from 'node:crypto';
-import { truncate } from 'node:fs/promises';
+import { readFile, readdir, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
@@ -73,6 +73,19 @@ export class NookUploadStore extends FileStore {
     const running = this.running.get(id);
     this.running.delete(id);
     return running?.offset === size ? running.hash.digest('hex') : null;
+  }
+
+  /** Bytes this user's unfinished uploads have announced: they count against the quota as if stored. */
+  async pendingBytes(userId: string): Promise<number> {
+    let total = 0;
+    for (const name of await readdir(this.directory).catch(() => [] as string[])) {
+      if (!name.startsWith(`${userId}.`) || !name.endsWith('.json')) continue;
+      const info = await readFile(path.join(this.directory, name), 'utf8')
+        .then((text) => JSON.parse(text) as { size?: number; offset?: number })
+        .catch(() => null);
+      total += info?.size ?? info?.offset ?? 0;
+    }
+    return total;
   }
 
   override async remove(id: string): Promise<void> {
