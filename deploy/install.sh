@@ -4,6 +4,7 @@
 #   sudo deploy/install.sh                       install or upgrade from this checkout
 #   sudo deploy/install.sh --source nook.tar.gz  … from a release made by deploy/build-release.sh
 #   sudo deploy/install.sh --library /mnt/photos --library /srv/nas/family
+#   sudo deploy/install.sh --backup-target /mnt/usb-backup
 #   sudo deploy/install.sh --uninstall           remove Nook, keep its data and settings
 #   sudo deploy/install.sh --uninstall --purge   remove Nook and everything it stored
 #
@@ -30,12 +31,13 @@ die() {
 }
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   cat <<'EOF'
 
 Options:
   --source DIR|TARBALL  release or checkout to install (default: the checkout holding this script)
   --library PATH        a folder library or NAS share Nook may read (repeatable; remembered)
+  --backup-target PATH  a folder backup schedules may write to, e.g. a USB disk (repeatable; remembered)
   --data-dir PATH       keep Nook's data here instead of /var/lib/nook (e.g. on an SSD)
   --port N              HTTP port (default 8080)
   --split               run database, server, workers and ingest as separate units (nook.target)
@@ -43,7 +45,8 @@ Options:
   --no-start            install and enable, but do not start
   --uninstall           remove Nook; keeps data, settings and the nook user
   --purge               with --uninstall: also delete the data dir, /etc/nook and the nook user
-  --print-dropin PATH…  print the systemd drop-in that --library PATH… writes, and exit
+  --print-dropin PATH…  print the systemd drop-in that --library PATH… (and any --backup-target
+                        before it) writes, and exit
 EOF
 }
 
@@ -56,12 +59,15 @@ start=1
 uninstall=0
 purge=0
 libraries=()
+backup_targets=()
+known_targets=()
 
-# The drop-in that lets the units read library roots and wait for their mounts.
+# The drop-in that lets the units read library roots (and wait for their mounts) and write backup
+# targets (without waiting: an unplugged backup disk must not keep Nook from starting).
 print_dropin() {
   local data=$1
   shift
-  say "# Written by install.sh from $ETC/libraries: the folders Nook reads. Edit that file, not this one."
+  say "# Written by install.sh from $ETC/libraries and $ETC/backup-targets. Edit those files, not this one."
   say "[Unit]"
   local path
   for path in "$@"; do say "RequiresMountsFor=$path"; done
@@ -70,6 +76,7 @@ print_dropin() {
   say "[Service]"
   # '-': a share that is not mounted yet must not keep Nook from starting; ingest reports it offline.
   for path in "$@"; do say "ReadOnlyPaths=-$path"; done
+  for path in "${known_targets[@]}"; do say "ReadWritePaths=-$path"; done
   if [ "$data" != "$DEFAULT_DATA_DIR" ]; then
     say "ReadWritePaths=$data"
     say "Environment=NOOK_DATA_DIR=$data"
@@ -80,6 +87,7 @@ while (($#)); do
   case $1 in
     --source) source_arg=${2:?--source needs a path}; shift 2 ;;
     --library) libraries+=("${2:?--library needs a path}"); shift 2 ;;
+    --backup-target) backup_targets+=("${2:?--backup-target needs a path}"); shift 2 ;;
     --data-dir) data_dir=${2:?--data-dir needs a path}; shift 2 ;;
     --port) port=${2:?--port needs a number}; shift 2 ;;
     --split) split=1; shift ;;
@@ -87,7 +95,7 @@ while (($#)); do
     --no-start) start=0; shift ;;
     --uninstall) uninstall=1; shift ;;
     --purge) purge=1; shift ;;
-    --print-dropin) shift; print_dropin "$DEFAULT_DATA_DIR" "$@"; exit 0 ;;
+    --print-dropin) shift; known_targets=("${backup_targets[@]}"); print_dropin "$DEFAULT_DATA_DIR" "$@"; exit 0 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -96,7 +104,7 @@ done
 [ "$(id -u)" = 0 ] || die "run as root (sudo $0 $*)"
 ((purge == 0 || uninstall == 1)) || die "--purge goes with --uninstall"
 [[ -z "$port" || "$port" =~ ^[0-9]+$ && "$port" -ge 1 && "$port" -le 65535 ]] || die "--port: expected 1-65535, got $port"
-for path in "${libraries[@]}" ${data_dir:+"$data_dir"}; do
+for path in "${libraries[@]}" "${backup_targets[@]}" ${data_dir:+"$data_dir"}; do
   [[ "$path" == /* ]] || die "paths must be absolute: $path"
   [[ "$path" != *[[:space:]]* ]] || die "paths with spaces are not supported by systemd's path settings: $path"
 done
@@ -265,6 +273,11 @@ for path in "${libraries[@]}"; do
   grep -qxF "$path" "$ETC/libraries" || printf '%s\n' "$path" >>"$ETC/libraries"
 done
 mapfile -t known_libraries < <(grep -v '^[[:space:]]*\(#\|$\)' "$ETC/libraries")
+touch "$ETC/backup-targets"
+for path in "${backup_targets[@]}"; do
+  grep -qxF "$path" "$ETC/backup-targets" || printf '%s\n' "$path" >>"$ETC/backup-targets"
+done
+mapfile -t known_targets < <(grep -v '^[[:space:]]*\(#\|$\)' "$ETC/backup-targets")
 
 # ---------------------------------------------------------------------------------------------
 step "release"

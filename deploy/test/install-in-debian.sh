@@ -79,14 +79,18 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 # Debian 12 packages Node.js 18; users install 20+ themselves (NodeSource or a tarball in /usr/local).
 cp "$(command -v node)" "$root/usr/local/bin/node"
 
-echo "== releases A and B (B: A with another id, as an upgrade brings) ($(date +%T))"
+echo "== releases A, B and C (B and C: A with other ids, as upgrades bring) ($(date +%T))"
 "$repo/deploy/build-release.sh" "$work/release-a" >/dev/null 2>&1 || fail "build-release.sh"
 cp -a "$work/release-a" "$work/release-b"
 echo "$(cat "$work/release-a/RELEASE")-next" >"$work/release-b/RELEASE"
+cp -a "$work/release-a" "$work/release-c"
+echo "$(cat "$work/release-a/RELEASE")-third" >"$work/release-c/RELEASE"
 mount_into "$root/src" --bind "$repo" -o ro
 mount_into "$root/mnt/release-a" --bind "$work/release-a" -o ro
 mount_into "$root/mnt/release-b" --bind "$work/release-b" -o ro
-mkdir -p "$root/srv/photos"
+mkdir -p "$root/srv/photos" "$root/mnt/usb-backup"
+# A photo in the watched folder, for the library scan under the hardened units.
+ffmpeg -loglevel error -f lavfi -i testsrc=size=640x480 -frames:v 1 "$root/srv/photos/holiday.jpg"
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
@@ -98,7 +102,8 @@ runs_as_nook() { pgrep -u "$nook_uid" -f -- "$1" >/dev/null; }
 digest() { (cd "$root" && find opt/nook etc/nook etc/systemd/system -path '*/releases/*/*' -prune -o -printf '%p %m %u %s %l\n' | sort | sha256sum); }
 
 echo "== install ($(date +%T))"
-in_root /src/deploy/install.sh --source /mnt/release-a --library /srv/photos --port "$port" | tee "$work/install-1.log"
+in_root /src/deploy/install.sh --source /mnt/release-a --library /srv/photos --backup-target /mnt/usb-backup \
+  --port "$port" | tee "$work/install-1.log"
 release_a=$(cat "$work/release-a/RELEASE")
 
 check "apt installed ffmpeg, heif-convert and exiftool" in_root sh -c "command -v ffmpeg && command -v heif-convert && command -v exiftool >/dev/null"
@@ -115,6 +120,8 @@ check "the metadata was migrated as nook" test "$(in_root stat -c %U "/var/lib/n
 check "nook.service is enabled" test -L "$root/etc/systemd/system/multi-user.target.wants/nook.service"
 check "the library drop-in lets the units read /srv/photos" \
   grep -qx 'ReadOnlyPaths=-/srv/photos' "$root/etc/systemd/system/nook-worker.service.d/libraries.conf"
+check "the drop-in lets the worker write the backup target" \
+  grep -qx 'ReadWritePaths=-/mnt/usb-backup' "$root/etc/systemd/system/nook-worker.service.d/libraries.conf"
 check "install.sh said systemd is not running" grep -q 'systemd is not running here' "$work/install-1.log"
 check "install.sh printed the URL" grep -q "http://.*:$port/" "$work/install-1.log"
 
@@ -155,11 +162,24 @@ in_root /src/deploy/install.sh --source /mnt/release-a | tee "$work/install-2.lo
 check "a second run leaves every file as it was" test "$(digest)" = "$before"
 check "a second run copies no release" grep -q "already in /opt/nook/releases" "$work/install-2.log"
 
-echo "== upgrade to release B ($(date +%T))"
+echo "== upgrade to release B, over metadata one migration behind ($(date +%T))"
+# As if release A predated the newest migration: its change and its record are taken back.
+as_nook_node() { in_root setpriv --reuid=nook --regid=nook --init-groups /usr/local/bin/node -e "$1"; }
+open_db="const db = new (require('/opt/nook/current/node_modules/better-sqlite3'))('/var/lib/nook/nook.db');"
+as_nook_node "$open_db
+  db.exec('alter table backup_runs drop column target_dir');
+  db.prepare('delete from mikro_orm_migrations where name = ?').run('Migration20261130203000');"
+has_newest_migration() {
+  as_nook_node "$open_db
+    const column = db.prepare(\"select count(*) as n from pragma_table_info('backup_runs') where name = 'target_dir'\").get().n;
+    const record = db.prepare('select count(*) as n from mikro_orm_migrations where name = ?').get('Migration20261130203000').n;
+    process.exit(column === 1 && record === 1 ? 0 : 1);"
+}
+check "the metadata is one migration behind before the upgrade" not has_newest_migration
 in_root /src/deploy/install.sh --source /mnt/release-b | tee "$work/install-3.log"
 check "current is release B" test "$(readlink "$root/opt/nook/current")" = "releases/$release_a-next"
 check "release A is kept for a rollback" test -d "$root/opt/nook/releases/$release_a"
-check "the upgrade migrated" grep -q "migrating the metadata" "$work/install-3.log"
+check "the upgrade applied the missing migration" has_newest_migration
 check "the account survived the upgrade" has_admin
 check "the library list survived the upgrade" grep -qx 'ReadOnlyPaths=-/srv/photos' "$root/etc/systemd/system/nook.service.d/libraries.conf"
 
@@ -184,7 +204,8 @@ if [ ! -d /run/systemd/nspawn ] || ! findmnt /run/systemd/nspawn >/dev/null; the
 fi
 for dir in proc sys dev; do umount -l "$root/$dir"; done
 systemd-nspawn -D "$root" --register=no --keep-unit --machine="nook-ci-$$" -b --console=pipe \
-  --bind-ro="$repo:/src" --bind-ro="$work/release-b:/mnt/release-b" >"$work/boot.log" 2>&1 &
+  --bind-ro="$repo:/src" --bind-ro="$work/release-b:/mnt/release-b" --bind-ro="$work/release-c:/mnt/release-c" \
+  >"$work/boot.log" 2>&1 &
 nspawn_pid=$!
 # The container's PID 1: nspawn's child, once it has become systemd and answers on its bus.
 init=""
@@ -220,6 +241,22 @@ done
 check "nook.service gave way to nook.target" not in_boot systemctl is-active --quiet nook.service
 check "the worker runs at Nice 10" test "$(in_boot ps -o ni= -p "$(in_boot systemctl show -p MainPID --value nook-worker.service)" | tr -d ' ')" = 10
 check "the account is still there" has_admin_booted
+
+echo "== real work under the hardened units: a watched folder and an upload, thumbnailed ($(date +%T))"
+in_boot /opt/nook/bin/nook library add /srv/photos >/dev/null
+check "the worker read /srv/photos and made thumbnails (sharp under the system-call filter)" \
+  sh -c "cd '$repo' && node deploy/test/smoke.mjs http://127.0.0.1:$port admin 'correct horse battery' 2"
+
+echo "== upgrade under systemd: stop, swap, migrate, start ($(date +%T))"
+in_boot /src/deploy/install.sh --source /mnt/release-c | tee "$work/install-upgrade.log"
+check "install.sh upgraded to release C" grep -q "upgrading $release_a-next → $release_a-third" "$work/install-upgrade.log"
+check "it stopped the running units first" grep -q "stopping .*nook-server.service" "$work/install-upgrade.log"
+check "release C answers" grep -q "Nook $release_a-third is running" "$work/install-upgrade.log"
+for unit in nook-db nook-server nook-worker nook-ingest; do
+  check "$unit.service is active after the upgrade" in_boot systemctl is-active --quiet "$unit.service"
+done
+check "the photos are still there after the upgrade" \
+  sh -c "cd '$repo' && node deploy/test/smoke.mjs http://127.0.0.1:$port admin 'correct horse battery' 3"
 in_boot systemctl poweroff || true
 for _ in $(seq 1 60); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 1; done
 kill "$nspawn_pid" 2>/dev/null || true
