@@ -229,8 +229,9 @@ describe('management pages', () => {
     expect(await page.locator('figure.growth rect').count()).toBeGreaterThan(0);
     // No backup schedule yet: the administrator is told, with the way to the backups page.
     expect(await page.locator('a.backup').textContent()).toContain('set up a schedule');
-    // garden.jpg is both uploaded and in the watched folder's backup/: one copy's bytes are saved.
-    expect(await page.getByTestId('dedup-savings').textContent()).not.toMatch(/^\s*0 B/);
+    // garden.jpg is both uploaded and in the watched folder's backup/: a copy on disk, not a saving.
+    expect(await page.getByTestId('duplicate-copies').textContent()).not.toMatch(/^\s*0 B/);
+    expect(await page.getByTestId('dedup-savings').textContent()).toMatch(/not stored twice/);
     await shootBoth('stats');
     await shoot(page, 'manage-stats-dark', { viewport: wide, dark: true, fullPage: true });
     await page.emulateMedia({ colorScheme: 'light' });

@@ -199,11 +199,11 @@ describe('hot reads under writes from another process', () => {
     const stats = await admin.query<{
       bytes: number;
       byKind: { kind: string; count: number; bytes: number }[];
-      deduplicatedBytes: number;
+      duplicateCopyBytes: number;
     }>('stats.summary');
     expect(stats.byKind).toEqual(expectedKinds);
-    expect(stats.deduplicatedBytes).toBe(stats.bytes - unique!.bytes);
-    expect(stats.deduplicatedBytes).toBe(5000);
+    expect(stats.duplicateCopyBytes).toBe(stats.bytes - unique!.bytes);
+    expect(stats.duplicateCopyBytes).toBe(5000);
   });
 
   it('refuses a session at the next request once another process revokes it', async () => {

@@ -1,5 +1,6 @@
 // The read side over real HTTP: timeline filters and directions, buckets, edits, trash, folders,
 // albums, search, duplicates and stats — each only ever showing the caller's own assets.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Asset, Library, User } from '@nook/core';
@@ -223,24 +224,34 @@ describe('library API', () => {
   });
 
   it('summarises storage by kind, library, user and month, with disks and queues', async () => {
+    // Sent again: answered with the stored copy, and counted as saved.
+    const again = randomBytes(3000);
+    expect((await admin.upload([{ name: 'again.bin', data: again }])).status).toBe(201);
+    const [second] = (await (await admin.upload([{ name: 'again-2.bin', data: again }])).json()) as {
+      duplicate: boolean;
+    }[];
+    expect(second!.duplicate).toBe(true);
     const stats = await admin.query<{
       count: number;
       byKind: { kind: string; count: number }[];
       byUser: { username: string; count: number }[] | null;
-      deduplicatedBytes: number;
+      deduplicated: { count: number; bytes: number };
+      duplicateCopyBytes: number;
       growth: { month: string; count: number }[];
       disks: { label: string; totalBytes: number | null }[];
       queues: Record<string, unknown>;
     }>('stats.summary');
-    expect(stats.count).toBe(6);
-    expect(stats.byKind.find((row) => row.kind === 'other')?.count).toBe(1);
+    expect(stats.count).toBe(7);
+    expect(stats.byKind.find((row) => row.kind === 'other')?.count).toBe(2);
     expect(stats.byUser?.map((row) => row.username)).toEqual(['admin', 'member']);
-    expect(stats.deduplicatedBytes).toBeGreaterThan(0);
-    expect(stats.growth.at(-1)?.count).toBe(6);
+    expect(stats.deduplicated).toEqual({ count: 1, bytes: 3000 });
+    // The photo that is both uploaded and in the NAS folder takes its bytes twice.
+    expect(stats.duplicateCopyBytes).toBeGreaterThan(0);
+    expect(stats.growth.at(-1)?.count).toBe(7);
     expect(stats.disks[0]).toMatchObject({ label: 'Data', totalBytes: expect.any(Number) });
     expect(Object.keys(stats.queues)).toEqual(expect.arrayContaining(['metadata', 'thumbnail']));
     const memberStats = await member.query<{ count: number; byUser: unknown }>('stats.summary');
-    expect(memberStats).toMatchObject({ count: 1, byUser: null });
+    expect(memberStats).toMatchObject({ count: 1, byUser: null, deduplicated: { count: 0, bytes: 0 } });
   });
 
   it('moves deleted assets to the trash, restores them, and empties it (uploaded originals leave the disk)', async () => {

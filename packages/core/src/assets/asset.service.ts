@@ -8,6 +8,7 @@ import type { JobQueue } from '../queue/job-queue';
 import type { DataDir } from '../storage/data-dir';
 import type { ReceivedFile } from '../storage/receive';
 import type { User } from '../users/user.entity';
+import { recordUploadSavingSql } from '../sql/totals';
 import { UserService } from '../users/user.service';
 import { Asset } from './asset.entity';
 import { safeFileName, withSuffix } from './file-name';
@@ -68,6 +69,7 @@ export class AssetService {
     );
     if (existing) {
       await rm(received.tempPath, { force: true });
+      await this.em.getConnection().execute(recordUploadSavingSql, [user.id, received.size]);
       return { asset: existing, duplicate: true };
     }
     if (user.quotaBytes !== null) {

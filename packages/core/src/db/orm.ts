@@ -68,7 +68,7 @@ export function ormOptions(dataDir: string, log: OrmLog = () => undefined): Opti
     },
     // Full-text search, month counts and storage totals live in tables the entities know nothing of (see sql/).
     schemaGenerator: {
-      skipTables: ['assets_fts', /^assets_fts_/, 'asset_months', 'asset_totals', 'asset_duplicates'],
+      skipTables: ['assets_fts', /^assets_fts_/, 'asset_months', 'asset_totals', 'asset_duplicates', 'upload_savings'],
     },
     migrations: {
       migrationsList,

@@ -74,7 +74,18 @@ export const storageTotalsSql = {
   byMonth: `select month, sum(count) as count, sum(bytes) as bytes from asset_totals where owner_id = ?
              group by month having sum(count) > 0 order by month`,
   duplicateBytes: `select coalesce(sum(bytes), 0) as bytes from asset_duplicates where owner_id = ?`,
+  uploadSavings: `select coalesce(sum(count), 0) as count, coalesce(sum(bytes), 0) as bytes
+                    from upload_savings where owner_id = ?`,
   byUser: `select u.id as id, u.username as username, coalesce(sum(t.count), 0) as count,
                   coalesce(sum(t.bytes), 0) as bytes
              from users u left join asset_totals t on t.owner_id = u.id group by u.id order by u.username`,
 };
+
+/** Uploads not stored because the same content already was: one row per owner, kept by ingestUpload. */
+export const createUploadSavingsSql = [
+  `create table upload_savings (owner_id text not null primary key, count integer not null,
+     bytes integer not null) without rowid`,
+];
+
+export const recordUploadSavingSql = `insert into upload_savings (owner_id, count, bytes) values (?, 1, ?)
+  on conflict (owner_id) do update set count = count + 1, bytes = bytes + excluded.bytes`;

@@ -103,8 +103,10 @@ export class StatsService {
         user.id,
       ]),
       byUser: everyone ? db.all<Row & { id: string; username: string }>(storageTotalsSql.byUser) : null,
-      /** Bytes that identical copies would take again; each content is stored and thumbnailed once. */
-      deduplicatedBytes: db.get<{ bytes: number }>(storageTotalsSql.duplicateBytes, [user.id])!.bytes,
+      /** Uploads answered with the copy already stored: bytes never written twice. */
+      deduplicated: db.get<Row>(storageTotalsSql.uploadSavings, [user.id])!,
+      /** Bytes in identical copies beyond the first, across libraries (a watched file and its upload). */
+      duplicateCopyBytes: db.get<{ bytes: number }>(storageTotalsSql.duplicateBytes, [user.id])!.bytes,
       growth: db.all<Row & { month: string }>(storageTotalsSql.byMonth, [user.id]),
     };
   }

@@ -13,6 +13,7 @@ import { Migration20261124114900 } from './Migration20261124114900';
 import { Migration20261124123500 } from './Migration20261124123500';
 import { Migration20261124132000 } from './Migration20261124132000';
 import { Migration20261130203000 } from './Migration20261130203000';
+import { Migration20261130204000 } from './Migration20261130204000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -28,4 +29,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124123500', class: Migration20261124123500 },
   { name: 'Migration20261124132000', class: Migration20261124132000 },
   { name: 'Migration20261130203000', class: Migration20261130203000 },
+  { name: 'Migration20261130204000', class: Migration20261130204000 },
 ];
