@@ -228,6 +228,20 @@ describe('photo dashboard', () => {
     await page.locator('[data-asset-id]', { hasText: 'harbour-2.jpg' }).waitFor({ timeout: 60_000 });
   });
 
+  it('takes files dropped on any page, and shows them in the library afterwards', async () => {
+    await page.goto(`${url}/albums`);
+    await page.getByRole('heading', { name: 'Albums', exact: true }).waitFor();
+    await dropFiles(page, [
+      await photo(path.join(session.filesDir, 'dropped-elsewhere.jpg'), '#8a3ffc', '2021:03:03 10:00:00'),
+    ]);
+    const panel = page.getByRole('region', { name: /upload/i });
+    await panel
+      .locator('li[data-state="done"]', { hasText: 'dropped-elsewhere.jpg' })
+      .waitFor({ timeout: 60_000 });
+    await page.goto(url);
+    await page.locator('[data-asset-id]', { hasText: 'dropped-elsewhere.jpg' }).waitFor({ timeout: 60_000 });
+  });
+
   it('signs out', async () => {
     await openMenu(page, admin.displayName);
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -28,6 +28,7 @@ interface LibraryDto {
 interface StatusDto {
   online: boolean;
   scanning: boolean;
+  scanProgress: { phase: string; seen: number; toHash: number; hashed: number } | null;
   watchingWith: string | null;
   watchReason: string;
   filesystem: string | null;
@@ -113,6 +114,7 @@ describe('folder libraries', () => {
     expect(first.lastScan).toMatchObject({ seen: 5, added: 5, hashed: 5 });
     expect(first.watchingWith).toBe('events');
     expect(first.scanning).toBe(false);
+    expect(first.scanProgress).toBeNull();
     expect(first.watchReason).toMatch(/is a local disk, so changes arrive as filesystem events/);
     expect(await online(library.id)).toEqual([...files].sort());
     const asset = (await rows(library.id)).get('2023/summer/a.txt')!;

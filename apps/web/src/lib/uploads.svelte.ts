@@ -27,7 +27,7 @@ const DONE_LINGER_MS = 4000;
 const SPEED_WINDOW_MS = 5000;
 
 export class Uploads {
-  readonly #onUploaded: (assets: UploadedAsset[]) => void;
+  #listeners: ((assets: UploadedAsset[]) => void)[] = [];
   #items = $state<Upload[]>([]);
   #files = new WeakMap<Upload, File>();
   #queue: Upload[] = [];
@@ -37,9 +37,15 @@ export class Uploads {
   #samples: { at: number; bytes: number }[] = [];
   #speed = $state(0);
 
-  /** `onUploaded` receives every newly stored asset (duplicates excluded) as soon as its file is in. */
-  constructor(onUploaded: (assets: UploadedAsset[]) => void) {
-    this.#onUploaded = onUploaded;
+  /**
+   * `listener` receives every newly stored asset (duplicates excluded) as soon as its file is in,
+   * until the returned function is called.
+   */
+  onUploaded(listener: (assets: UploadedAsset[]) => void): () => void {
+    this.#listeners = [...this.#listeners, listener];
+    return () => {
+      this.#listeners = this.#listeners.filter((other) => other !== listener);
+    };
   }
 
   get items(): readonly Readonly<Upload>[] {
@@ -149,7 +155,7 @@ export class Uploads {
       upload.progress = 1;
       upload.state = answer.every((asset) => asset.duplicate) ? 'duplicate' : 'done';
       const stored = answer.filter((asset) => !asset.duplicate);
-      if (stored.length > 0) this.#onUploaded(stored);
+      if (stored.length > 0) for (const listener of this.#listeners) listener(stored);
     } catch (error) {
       upload.state = 'failed';
       upload.error = error instanceof Error ? error.message : String(error);
@@ -160,3 +166,6 @@ export class Uploads {
     this.#items = this.#items.filter((upload) => upload.state !== 'done');
   }
 }
+
+/** One queue for the whole dashboard: files dropped on any page go up, and keep going while you browse. */
+export const uploads = new Uploads();

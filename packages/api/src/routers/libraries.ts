@@ -33,10 +33,11 @@ function toStatusDto(library: Library, counts: LibraryCounts) {
     watchMode: library.watchMode,
     watchingWith: library.watchingWith,
     watchReason: explainWatchMode(library.watchMode, library.watchingWith, library.filesystem),
-    /** A scan started and not yet finished; its progress shows in `assets` as it goes. */
+    /** A scan started and not yet finished, and how far it is. */
     scanning:
       library.lastScanStartedAt !== null &&
       (library.lastScanFinishedAt === null || library.lastScanFinishedAt < library.lastScanStartedAt),
+    scanProgress: library.scanProgress,
     lastScanStartedAt: library.lastScanStartedAt?.toISOString() ?? null,
     lastScanFinishedAt: library.lastScanFinishedAt?.toISOString() ?? null,
     lastScanError: library.lastScanError,

@@ -68,7 +68,14 @@ export function ormOptions(dataDir: string, log: OrmLog = () => undefined): Opti
     },
     // Full-text search, month counts and storage totals live in tables the entities know nothing of (see sql/).
     schemaGenerator: {
-      skipTables: ['assets_fts', /^assets_fts_/, 'asset_months', 'asset_totals', 'asset_duplicates', 'upload_savings'],
+      skipTables: [
+        'assets_fts',
+        /^assets_fts_/,
+        'asset_months',
+        'asset_totals',
+        'asset_duplicates',
+        'upload_savings',
+      ],
     },
     migrations: {
       migrationsList,

@@ -3,7 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
-import { Library, type ScanStats } from '../libraries/library.entity';
+import { Library, type ScanProgress, type ScanStats } from '../libraries/library.entity';
 import { User } from '../users/user.entity';
 import type { JobQueue } from '../queue/job-queue';
 import { createPathFilter, type PathFilter } from './exclusions';
@@ -176,7 +176,17 @@ export class LibraryIndexer {
       return null;
     }
     const started = Date.now();
-    await em.nativeUpdate(Library, { id: libraryId }, { offlineAt: null, lastScanStartedAt: new Date() });
+    const progress = (scanProgress: ScanProgress) =>
+      em.nativeUpdate(Library, { id: libraryId }, { scanProgress });
+    await em.nativeUpdate(
+      Library,
+      { id: libraryId },
+      {
+        offlineAt: null,
+        lastScanStartedAt: new Date(),
+        scanProgress: { phase: 'walking', seen: 0, toHash: 0, hashed: 0 },
+      },
+    );
     const stats = emptyStats();
     try {
       const walked = await walkLibrary(library.rootPath, this.filterFor(library));
@@ -214,9 +224,13 @@ export class LibraryIndexer {
           { offlineAt: null },
         );
       }
+      const hashing = (hashed: number) =>
+        progress({ phase: 'hashing', seen: walked.files.length, toHash: toHash.length, hashed });
+      await hashing(0);
       for (let i = 0; i < toHash.length; i += WRITE_BATCH) {
         const hashed = await this.hashAll(library.rootPath, toHash.slice(i, i + WRITE_BATCH), stats);
         await this.apply(library, hashed, moveSource, stats);
+        await hashing(Math.min(i + WRITE_BATCH, toHash.length));
       }
       const missing = [...known.values()].filter((file) => !file.offline).map((file) => file.id);
       for (let i = 0; i < missing.length; i += WRITE_BATCH) {
@@ -233,6 +247,7 @@ export class LibraryIndexer {
         { id: libraryId },
         {
           lastScanFinishedAt: new Date(),
+          scanProgress: null,
           lastScanStats: stats,
           lastScanError: stats.unreadable
             ? `${stats.unreadable} files or folders could not be read${walked.errors[0] ? ` (first: ${walked.errors[0].path}: ${walked.errors[0].reason})` : ''}`
@@ -244,7 +259,7 @@ export class LibraryIndexer {
       await em.nativeUpdate(
         Library,
         { id: libraryId },
-        { lastScanFinishedAt: new Date(), lastScanError: (error as Error).message },
+        { lastScanFinishedAt: new Date(), scanProgress: null, lastScanError: (error as Error).message },
       );
       throw error;
     }

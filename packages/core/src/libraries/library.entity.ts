@@ -27,6 +27,14 @@ export interface ScanStats {
   durationMs: number;
 }
 
+/** How far a running scan is: the walk has found `seen` files, of which `toHash` are new or changed. */
+export interface ScanProgress {
+  phase: 'walking' | 'hashing';
+  seen: number;
+  toHash: number;
+  hashed: number;
+}
+
 export class Library {
   id: string = randomUUID();
   name!: string;
@@ -52,6 +60,8 @@ export class Library {
   lastScanFinishedAt: Date | null = null;
   lastScanError: string | null = null;
   lastScanStats: ScanStats | null = null;
+  /** Set while a scan runs, null once it has finished. */
+  scanProgress: ScanProgress | null = null;
   createdAt: Opt<Date> = new Date();
   updatedAt: Opt<Date> = new Date();
 }
@@ -78,6 +88,7 @@ export const LibrarySchema = new EntitySchema<Library>({
     lastScanFinishedAt: { type: 'datetime', nullable: true },
     lastScanError: { type: 'text', nullable: true },
     lastScanStats: { type: 'json', nullable: true },
+    scanProgress: { type: 'json', nullable: true },
     createdAt: { type: 'datetime' },
     updatedAt: { type: 'datetime', onUpdate: () => new Date() },
   },

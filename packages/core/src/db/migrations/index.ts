@@ -14,6 +14,7 @@ import { Migration20261124123500 } from './Migration20261124123500';
 import { Migration20261124132000 } from './Migration20261124132000';
 import { Migration20261130203000 } from './Migration20261130203000';
 import { Migration20261130204000 } from './Migration20261130204000';
+import { Migration20261130205000 } from './Migration20261130205000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -30,4 +31,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124132000', class: Migration20261124132000 },
   { name: 'Migration20261130203000', class: Migration20261130203000 },
   { name: 'Migration20261130204000', class: Migration20261130204000 },
+  { name: 'Migration20261130205000', class: Migration20261130205000 },
 ];
