@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { ServerDeps } from './deps';
 import { errorReplies } from './errors';
 import { clearSessionCookie, clientOf, requestContext, setSessionCookie } from './request-context';
+import { responseMemo } from './response-memo';
 import { assetRoutes } from './routes/assets';
 import { healthRoutes } from './routes/health';
 import { shareRoutes } from './routes/shares';
@@ -58,6 +59,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(errorReplies);
   await app.register(securityHeaders, { webRoot: deps.webRoot });
   await app.register(requestContext, { orm: deps.orm, throttle, readDb });
+  await app.register(responseMemo, { readDb });
   await app.register(fastifyMultipart, { throwFileSizeLimit: true });
 
   await app.register(healthRoutes, deps);

@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Library, User } from '@nook/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setUpAdmin, startTestNook, type TestClient, type TestNook } from '../../../test/harness';
+import { TestClient, setUpAdmin, startTestNook, type TestNook } from '../../../test/harness';
+import { memoAgeOf } from './response-memo';
 
 interface Page {
   items: { id: string; name: string; takenAt: string }[];
@@ -204,6 +205,38 @@ describe('hot reads under writes from another process', () => {
     expect(stats.byKind).toEqual(expectedKinds);
     expect(stats.duplicateCopyBytes).toBe(stats.bytes - unique!.bytes);
     expect(stats.duplicateCopyBytes).toBe(5000);
+  });
+
+  it('answers a repeated read from memory until anything commits, and only ever to the same caller', async () => {
+    const url = `/trpc/assets.buckets,assets.list?batch=1&input=${encodeURIComponent(
+      JSON.stringify({ 0: {}, 1: { limit: 5 } }),
+    )}`;
+    const first = await admin.fetch(url);
+    const again = await admin.fetch(url);
+    expect(again.headers.get('x-nook-memo')).toBe('hit');
+    expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
+    expect(await again.text()).toBe(await first.text());
+
+    await admin.mutate('users.create', { username: 'cousin', password: 'cousin password' });
+    const cousin = new TestClient(nook.url);
+    await cousin.mutate('auth.login', { username: 'cousin', password: 'cousin password' });
+    const theirs = await cousin.fetch(url);
+    expect(theirs.headers.get('x-nook-memo')).toBeNull();
+    const [, page] = (await theirs.json()) as [unknown, { result: { data: Page } }];
+    expect(page.result.data.items).toEqual([]);
+
+    // A commit from another process: the next answer is computed afresh and shows it.
+    await writeElsewhere(dbFile, [insert('memo-breaker.jpg', '2031-01-01T00:00:00Z')]);
+    const fresh = await admin.fetch(url);
+    expect(fresh.headers.get('x-nook-memo')).toBeNull();
+    const [, newest] = (await fresh.json()) as [unknown, { result: { data: Page } }];
+    expect(newest.result.data.items[0]!.name).toBe('memo-breaker.jpg');
+
+    // Only reads of the metadata alone are kept; anything else in a batch runs every time.
+    expect(memoAgeOf('/trpc/assets.list?input=%7B%7D')).toBe(Infinity);
+    expect(memoAgeOf('/trpc/assets.list,stats.summary?batch=1')).toBe(2000);
+    expect(memoAgeOf('/trpc/assets.list,auth.me?batch=1')).toBeNull();
+    expect(memoAgeOf('/api/assets')).toBeNull();
   });
 
   it('refuses a session at the next request once another process revokes it', async () => {
