@@ -87,7 +87,9 @@ export async function copyVerified(
       throw new FileCopyError(
         'its content no longer matches the hash Nook recorded (changed on disk since it was indexed)',
       );
-    // Read back what landed on the target: a bad cable or failing disk shows here, not at restore.
+    // Read back what the target's filesystem holds: a short write or a network share that lost data
+    // shows here. The pages usually come from the cache, so the disk's surface is `nook backup
+    // verify`'s to check (scheduled verify runs, or after a remount).
     const written = await hashFile(temp);
     if (written.sha256 !== sha256 || written.size !== size)
       throw new FileCopyError('the copy does not read back as written (target disk or connection error)');
