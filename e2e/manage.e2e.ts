@@ -185,6 +185,14 @@ describe('management pages', () => {
     await page.getByText('2 items').waitFor();
     await shootBoth('album');
 
+    // A photo of the album opens in the viewer, which moves through the album.
+    await page.getByRole('button', { name: `View ${otherName}` }).click();
+    const viewer = page.getByRole('dialog', { name: otherName });
+    await viewer.locator('img').first().waitFor();
+    await shoot(page, 'manage-album-viewer-desktop', { viewport: wide });
+    await viewer.getByRole('button', { name: 'Close' }).click();
+    await viewer.waitFor({ state: 'detached' });
+
     await open('/albums', 'Albums');
     const card = page.locator('li[data-album-id]', { hasText: 'Summer 2026' });
     expect(await card.textContent()).toContain('2 items');
@@ -211,6 +219,12 @@ describe('management pages', () => {
     expect(await page.getByRole('list', { name: 'Files in this folder' }).textContent()).toContain(
       'sunset.jpg',
     );
+    // A file opens in the viewer rather than in a new tab.
+    await page.locator('[data-asset-id]', { hasText: 'sunset.jpg' }).click();
+    const viewer = page.getByRole('dialog', { name: 'sunset.jpg' });
+    await viewer.locator('img').first().waitFor();
+    await page.keyboard.press('Escape');
+    await viewer.waitFor({ state: 'detached' });
 
     await page.getByLabel('Library').selectOption({ label: 'Family NAS' });
     await page.getByRole('list', { name: 'Files in this folder' }).getByText('meadow.jpg').waitFor();

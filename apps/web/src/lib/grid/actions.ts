@@ -1,5 +1,7 @@
 // What can be done to a set of assets from the grid or the viewer, over the typed client; each returns what changed.
 import type { AssetDto } from '@nook/api';
+import { describeError } from '../errors';
+import { toasts } from '../toasts.svelte';
 import type { TrpcClient } from '../trpc';
 
 /** Runs `task` over `items`, a few at a time, keeping the order of the results. */
@@ -31,6 +33,21 @@ export async function trash(client: TrpcClient, ids: readonly string[]): Promise
     trashed += (await client.assets.delete.mutate({ ids: ids.slice(start, start + 1000) })).trashed;
   }
   return trashed;
+}
+
+/** Moves to the trash from a page without undo (the viewer over a folder or album); says how it went. */
+export async function trashAndTell(client: TrpcClient, assets: readonly AssetDto[]): Promise<boolean> {
+  try {
+    const count = await trash(
+      client,
+      assets.map((asset) => asset.id),
+    );
+    toasts.success(`Moved ${count === 1 ? '1 item' : `${count} items`} to the trash.`);
+    return true;
+  } catch (error) {
+    toasts.error(describeError(error));
+    return false;
+  }
 }
 
 export async function restore(client: TrpcClient, ids: readonly string[]): Promise<number> {

@@ -41,6 +41,11 @@ export class PagedList<T> {
     return this.#moreError;
   }
 
+  /** Swaps in a changed item (a favorite set in the viewer) where it is. */
+  replace(matches: (item: T) => boolean, changed: T): void {
+    this.#items = this.#items.map((item) => (matches(item) ? changed : item));
+  }
+
   /** Starts from the first page again; what is shown stays until it arrives. */
   async reload(): Promise<void> {
     const generation = ++this.#generation;
