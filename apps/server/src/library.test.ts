@@ -100,6 +100,15 @@ describe('library API', () => {
     expect(await names({})).not.toContain('member-only.jpg');
   });
 
+  it('lists the cameras of one’s own photos, most used first, for the search filter', async () => {
+    expect(await admin.query('assets.cameras')).toEqual([
+      { make: 'Canon', model: 'EOS R5', count: 2 },
+      { make: 'Apple', model: 'iPhone 13', count: 1 },
+      { make: 'Fujifilm', model: 'X-T4', count: 1 },
+    ]);
+    expect(await member.query('assets.cameras')).toEqual([]);
+  });
+
   it('counts assets per month for the scrubber', async () => {
     const buckets = await admin.query<{ month: string; count: number }[]>('assets.buckets', {});
     expect(buckets).toEqual([

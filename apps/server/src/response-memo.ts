@@ -15,6 +15,7 @@ import fp from 'fastify-plugin';
 const memoizable = new Map<string, number>([
   ['assets.list', Infinity],
   ['assets.buckets', Infinity],
+  ['assets.cameras', Infinity],
   ['assets.get', Infinity],
   ['search.query', Infinity],
   ['folders.list', Infinity],

@@ -73,6 +73,9 @@ export const assetsRouter = router({
     .input(z.object({ filters: timelineFilters }))
     .query(({ ctx, input }) => ctx.reads.monthBuckets(ctx.user.id, toFilters(input.filters))),
 
+  /** The cameras (make and model) of the caller's photos, most used first, for the search filter. */
+  cameras: protectedProcedure.query(({ ctx }) => ctx.reads.cameras(ctx.user.id)),
+
   get: protectedProcedure.input(z.object({ id: z.uuid() })).query(async ({ ctx, input }) => {
     const asset = await new AssetService(ctx.em, ctx.dataDir, ctx.queue).findOwned(input.id, ctx.user.id);
     if (!asset) throw new TRPCError({ code: 'NOT_FOUND', message: 'asset not found' });

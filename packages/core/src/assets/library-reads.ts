@@ -8,6 +8,8 @@ import {
   recentMatches,
   timelineRows,
   type AssetRow,
+  cameraCounts,
+  type CameraRow,
 } from '../sql/hot-reads';
 import { VersionedCache, type ReadDb } from '../sql/read-db';
 import type { TimelineFilters } from './timeline';
@@ -34,6 +36,8 @@ export interface TimelineQuery {
 
 /** Above this many matches a term is "common": bm25 over all of them would cost ~7 µs each. */
 const RANKED_MAX_MATCHES = 500;
+/** A household has a few dozen cameras and phones; the picker lists at most this many. */
+const MAX_CAMERAS = 200;
 
 function toView(row: AssetRow): AssetView {
   // SQLite keeps booleans as 0/1.
@@ -81,10 +85,12 @@ export class LibraryReads {
   /** Month counts and search pages stay exact until anything commits (see VersionedCache). */
   private readonly buckets: VersionedCache<{ month: string; count: number }[]>;
   private readonly searches: VersionedCache<ViewPage>;
+  private readonly cameraLists: VersionedCache<CameraRow[]>;
 
   constructor(private readonly db: ReadDb) {
     this.buckets = new VersionedCache(db);
     this.searches = new VersionedCache(db);
+    this.cameraLists = new VersionedCache(db, 60_000);
   }
 
   timeline({ ownerId, limit, cursor, direction = 'older', filters = {} }: TimelineQuery): ViewPage {
@@ -99,6 +105,14 @@ export class LibraryReads {
     const page = rows.slice(0, limit).map(toView);
     const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!) : null;
     return { items: direction === 'older' ? page : page.reverse(), nextCursor };
+  }
+
+  /**
+   * Cameras by use. Counting walks every photo of the owner, so the answer stands for a minute even
+   * while imports commit: a camera list a little behind loses nothing.
+   */
+  async cameras(ownerId: string): Promise<CameraRow[]> {
+    return this.cameraLists.get(ownerId, () => cameraCounts(this.db, ownerId, MAX_CAMERAS));
   }
 
   /** Counts per month (UTC) for the timeline's date scrubber, newest first. */

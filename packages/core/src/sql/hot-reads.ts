@@ -169,3 +169,19 @@ export function recentMatches(
     [match, ...(before !== null ? [before] : []), ...where.params, limit],
   );
 }
+
+export interface CameraRow {
+  make: string | null;
+  model: string;
+  count: number;
+}
+
+/** The cameras an owner's live photos were taken with, most used first: the search page's picker. */
+export function cameraCounts(db: ReadDb, ownerId: string, limit: number): CameraRow[] {
+  return db.all<CameraRow>(
+    `select a.make as make, a.model as model, count(*) as count from assets a
+      where a.owner_id = ? and a.deleted_at is null and a.offline_at is null and a.model is not null
+      group by a.make, a.model order by count desc, a.model collate nocase limit ?`,
+    [ownerId, limit],
+  );
+}
