@@ -57,9 +57,13 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
   const { config, logger } = setup();
   const runtime = await openRuntime(config, logger, embedded);
   if (withWorkers)
-    await startWorkers(runtime, { concurrency: config.concurrency, trashDays: config.trashDays });
+    await startWorkers(runtime, {
+      concurrency: config.concurrency,
+      trashDays: config.trashDays,
+      producersInProcess: true,
+    });
   // All-in-one (`nook start`) also watches the folder libraries; `nook serve` leaves that to `nook ingest`.
-  const ingest = withWorkers ? await Ingest.start(runtime) : null;
+  const ingest = withWorkers ? await Ingest.start(runtime, { producersInProcess: true }) : null;
   const app = await buildApp({
     ...runtime,
     maxUploadBytes: config.maxUploadBytes,

@@ -30,6 +30,8 @@ export interface IngestOptions {
   inotifyWatchLimit?: number;
   /** How often the queue looks for libraries whose scheduled reconcile is due. */
   scheduleCron?: string;
+  /** The server runs in this process too (`nook start`): rescans it asks for wake the scanner. */
+  producersInProcess?: boolean;
 }
 
 interface Watched {
@@ -83,8 +85,11 @@ export class Ingest {
    */
   static async start(deps: IngestDeps, options: IngestOptions = {}): Promise<Ingest> {
     const ingest = new Ingest(deps, options);
-    await deps.queue.work('library-scan', 2, ({ libraryId }) =>
-      libraryId ? ingest.scan(libraryId) : ingest.queueDueScans(),
+    await deps.queue.work(
+      'library-scan',
+      2,
+      ({ libraryId }) => (libraryId ? ingest.scan(libraryId) : ingest.queueDueScans()),
+      { producersInProcess: options.producersInProcess ?? false },
     );
     await deps.queue.schedule('library-scan', options.scheduleCron ?? '*/15 * * * *', {});
     const libraries = await deps.orm.em.fork().find(Library, { type: 'folder', enabled: true });

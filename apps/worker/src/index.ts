@@ -9,39 +9,62 @@ export interface WorkerOptions {
   concurrency: Record<MediaQueueName, number>;
   /** Days deleted assets stay in the trash; purged daily at 03:30 UTC. */
   trashDays: number;
+  /** The server and ingest run in this process too (`nook start`): their jobs wake the workers. */
+  producersInProcess?: boolean;
 }
 
 export async function startWorkers(
   deps: WorkerDeps,
-  { concurrency, trashDays }: WorkerOptions,
+  { concurrency, trashDays, producersInProcess = false }: WorkerOptions,
 ): Promise<void> {
-  await deps.queue.work('metadata', concurrency.metadata, metadataHandler(deps));
-  await deps.queue.work('thumbnail', concurrency.thumbnail, thumbnailHandler(deps));
-  await deps.queue.work('video-poster', concurrency['video-poster'], videoPosterHandler(deps));
-  await deps.queue.work('trash-purge', 1, async () => {
-    const cutoff = new Date(Date.now() - trashDays * 24 * 60 * 60 * 1000);
-    const purged = await new TrashService(deps.orm.em.fork(), deps.dataDir).empty(null, cutoff);
-    deps.logger.info({ purged, trashDays }, 'trash purged');
-  });
+  const polling = { producersInProcess };
+  await deps.queue.work('metadata', concurrency.metadata, metadataHandler(deps), polling);
+  await deps.queue.work('thumbnail', concurrency.thumbnail, thumbnailHandler(deps), polling);
+  await deps.queue.work('video-poster', concurrency['video-poster'], videoPosterHandler(deps), polling);
+  await deps.queue.work(
+    'trash-purge',
+    1,
+    async () => {
+      const cutoff = new Date(Date.now() - trashDays * 24 * 60 * 60 * 1000);
+      const purged = await new TrashService(deps.orm.em.fork(), deps.dataDir).empty(null, cutoff);
+      deps.logger.info({ purged, trashDays }, 'trash purged');
+    },
+    polling,
+  );
   await deps.queue.schedule('trash-purge', '30 3 * * *', {});
 
   // A run that fails for the target (unplugged, full) fails its job too, so pg-boss retries it once.
-  await deps.queue.work('backup', 1, async ({ scheduleId, trigger }, job) => {
-    const runner = new BackupRunner(deps.orm.em.fork(), deps.dataDir, deps.logger);
-    const run = await runner.backup(scheduleId, { trigger, signal: job.signal });
-    deps.logger.info({ runId: run.id, status: run.status, copied: run.filesCopied }, 'backup run finished');
-    if (run.status === 'failed') throw new Error(run.error ?? 'backup failed');
-  });
-  await deps.queue.work('backup-verify', 1, async ({ scheduleId, trigger, samplePercent }, job) => {
-    const runner = new BackupRunner(deps.orm.em.fork(), deps.dataDir, deps.logger);
-    const run = await runner.verify(scheduleId, samplePercent, { trigger, signal: job.signal });
-    deps.logger.info(
-      { runId: run.id, status: run.status, corrupt: run.filesCorrupt },
-      'backup verify finished',
-    );
-  });
-  await deps.queue.work('backup-tick', 1, async () => {
-    await new BackupService(deps.orm.em.fork(), deps.dataDir, deps.queue).sendDue();
-  });
+  await deps.queue.work(
+    'backup',
+    1,
+    async ({ scheduleId, trigger }, job) => {
+      const runner = new BackupRunner(deps.orm.em.fork(), deps.dataDir, deps.logger);
+      const run = await runner.backup(scheduleId, { trigger, signal: job.signal });
+      deps.logger.info({ runId: run.id, status: run.status, copied: run.filesCopied }, 'backup run finished');
+      if (run.status === 'failed') throw new Error(run.error ?? 'backup failed');
+    },
+    polling,
+  );
+  await deps.queue.work(
+    'backup-verify',
+    1,
+    async ({ scheduleId, trigger, samplePercent }, job) => {
+      const runner = new BackupRunner(deps.orm.em.fork(), deps.dataDir, deps.logger);
+      const run = await runner.verify(scheduleId, samplePercent, { trigger, signal: job.signal });
+      deps.logger.info(
+        { runId: run.id, status: run.status, corrupt: run.filesCorrupt },
+        'backup verify finished',
+      );
+    },
+    polling,
+  );
+  await deps.queue.work(
+    'backup-tick',
+    1,
+    async () => {
+      await new BackupService(deps.orm.em.fork(), deps.dataDir, deps.queue).sendDue();
+    },
+    polling,
+  );
   await deps.queue.schedule('backup-tick', '* * * * *', {});
 }

@@ -86,12 +86,21 @@ export class JobQueue {
    * Runs `concurrency` pollers for one queue. A handler that throws fails the job, so pg-boss
    * retries it; the handler itself records a final failure where users can see it.
    */
-  async work<N extends QueueName>(name: N, concurrency: number, handler: JobHandler<N>): Promise<void> {
+  async work<N extends QueueName>(
+    name: N,
+    concurrency: number,
+    handler: JobHandler<N>,
+    { producersInProcess = false }: { producersInProcess?: boolean } = {},
+  ): Promise<void> {
     const ids: string[] = [];
     for (let i = 0; i < concurrency; i++) {
       const id = await this.boss.work<JobPayload<N>>(
         name,
-        { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: pollingIntervalSeconds(name) },
+        {
+          batchSize: 1,
+          includeMetadata: true,
+          pollingIntervalSeconds: pollingIntervalSeconds(name, producersInProcess),
+        },
         async ([job]) => {
           if (!job) return;
           const payload = jobPayloads[name].parse(job.data) as JobPayload<N>;

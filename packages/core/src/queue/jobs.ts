@@ -33,11 +33,15 @@ export type MediaQueueName = 'metadata' | 'thumbnail' | 'video-poster';
 
 /**
  * How often an idle poller asks PostgreSQL for work. Jobs sent from the same process wake their
- * workers at once, so polling only matters across processes (the split systemd units): files are
- * picked up within a second, while housekeeping queues poll less to keep an idle appliance idle.
+ * workers at once, so polling only matters for jobs from elsewhere. In split mode the server and
+ * ingest are other processes: files are picked up within a second, housekeeping within five. In
+ * `nook start` they share the process, so polling only finds retries, cron ticks and the odd CLI
+ * command: a slower pace keeps an idle appliance idle.
  */
-export function pollingIntervalSeconds(name: QueueName): number {
-  return name === 'metadata' || name === 'thumbnail' || name === 'video-poster' ? 1 : 5;
+export function pollingIntervalSeconds(name: QueueName, producersInProcess = false): number {
+  const media = name === 'metadata' || name === 'thumbnail' || name === 'video-poster';
+  if (producersInProcess) return media ? 5 : 15;
+  return media ? 1 : 5;
 }
 
 type QueuePolicy = Omit<PgBoss.Queue, 'name'>;
