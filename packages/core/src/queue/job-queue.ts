@@ -59,6 +59,8 @@ export class JobQueue {
       schema: connection.schema,
       application_name: 'nook',
       max: 4,
+      // Nook's crons fire at most once a minute; pg-boss's default looks for due ones every 5 s.
+      cronWorkerIntervalSeconds: 15,
     });
     boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
     await boss.start();

@@ -40,7 +40,7 @@ export type MediaQueueName = 'metadata' | 'thumbnail' | 'video-poster';
  */
 export function pollingIntervalSeconds(name: QueueName, producersInProcess = false): number {
   const media = name === 'metadata' || name === 'thumbnail' || name === 'video-poster';
-  if (producersInProcess) return media ? 5 : 15;
+  if (producersInProcess) return media ? 10 : 30;
   return media ? 1 : 5;
 }
 
