@@ -241,7 +241,7 @@ async function main(): Promise<void> {
       `# Nook library bench — ${report.startedAt}`,
       '',
       `${assetCount.toLocaleString('en')} assets, ${connections} concurrent clients, ${seconds} s per scenario, over loopback. ` +
-        `SQLite file: ${(dbBytes / 1e6).toFixed(0)} MB (${(report.sqliteBytesPerMillion / 1e6).toFixed(0)} MB per million assets); seeding took ${seedSeconds.toFixed(0)} s.`,
+        `SQLite file: ${(dbBytes / 1e6).toFixed(0)} MB (${(report.sqliteBytesPerMillion / 1e6).toFixed(0)} MB per million assets); ${reuse ? 'the data dir was seeded by an earlier run.' : `seeding took ${seedSeconds.toFixed(0)} s.`}`,
       '',
       '| Scenario | 1 client p50 ms | req/s (50 clients) | p50 ms | p95 ms | p99 ms | aim p95 | met |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',

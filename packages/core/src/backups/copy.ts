@@ -121,21 +121,18 @@ function sourceError(error: unknown, source: string): Error {
 }
 
 /** Flushes files written by others (SQLite's VACUUM INTO, copyFile) to the disk before they get a final name. */
-export async function syncFiles(files: Iterable<string>): Promise<void> {
-  for (const file of files) {
-    const handle = await open(file, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
+export function syncFiles(files: Iterable<string>): Promise<void> {
+  return fsyncEach(files, 'r+');
 }
 
 /** Makes renames and new entries in these folders durable (their metadata, not just the files). */
-export async function syncDirectories(dirs: Iterable<string>): Promise<void> {
-  for (const dir of dirs) {
-    const handle = await open(dir, 'r');
+export function syncDirectories(dirs: Iterable<string>): Promise<void> {
+  return fsyncEach(dirs, 'r');
+}
+
+async function fsyncEach(paths: Iterable<string>, flags: 'r' | 'r+'): Promise<void> {
+  for (const entry of paths) {
+    const handle = await open(entry, flags);
     try {
       await handle.sync();
     } finally {
