@@ -23,9 +23,10 @@ const memoizable = new Map<string, number>([
   ['stats.summary', 2000],
 ]);
 
-const MAX_ENTRIES = 2000;
 /** A larger answer is rare (a full page is ~60 KB) and would crowd out the many small ones. */
 const MAX_BODY_CHARS = 1024 * 1024;
+/** All kept answers together: a few hundred timeline pages, a small share of a 2 GB Pi's memory. */
+const MAX_TOTAL_CHARS = 16 * 1024 * 1024;
 
 interface Entry {
   version: number;
@@ -63,6 +64,11 @@ export function memoAgeOf(url: string): number | null {
 export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb: ReadDb }) => {
   // Insertion order doubles as recency: a hit moves its entry to the end, the oldest go first.
   const entries = new Map<string, Entry>();
+  let totalChars = 0;
+  const forget = (key: string) => {
+    totalChars -= entries.get(key)?.body.length ?? 0;
+    entries.delete(key);
+  };
   app.decorateRequest('memo', null);
 
   app.addHook('onRequest', async (request, reply) => {
@@ -92,7 +98,10 @@ export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb
     reply.header('content-type', type);
     const body = await payload.text();
     if (body.length <= MAX_BODY_CHARS) {
-      if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
+      forget(memo.key);
+      while (entries.size > 0 && totalChars + body.length > MAX_TOTAL_CHARS)
+        forget(entries.keys().next().value!);
+      totalChars += body.length;
       entries.set(memo.key, {
         version: memo.version,
         at: Date.now(),
