@@ -1,4 +1,5 @@
 // Test helpers: temporary data dirs, per-file queue schemas and a real Nook (HTTP, SQLite, pg-boss, workers).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,27 @@ declare module 'vitest' {
   export interface ProvidedContext {
     queueDatabaseUrl: string;
   }
+}
+
+/** The unprivileged user that tests run Nook as when they run as root. */
+export const NOBODY = 65534;
+
+/**
+ * Whether root can run this checkout's `file` as NOBODY: not when the checkout sits in a folder only
+ * root may enter (a clone into `mktemp -d`, /root). .ci/run makes its checkout enterable.
+ */
+export function runnableByNobody(file: string): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = spawnSync(
+    process.execPath,
+    ['-e', 'require("node:fs").accessSync(process.argv[1], 4)', file],
+    {
+      uid: NOBODY,
+      gid: NOBODY,
+      stdio: 'ignore',
+    },
+  );
+  return probe.status === 0;
 }
 
 /** A data dir that the embedded PostgreSQL's user can traverse when tests run as root. */

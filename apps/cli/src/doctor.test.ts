@@ -5,10 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Library, UserService, openDatabase } from '@nook/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, queueDatabaseUrl } from '../../../test/harness';
+import { NOBODY, makeTempDir, queueDatabaseUrl, runnableByNobody } from '../../../test/harness';
 
 const nookBin = fileURLToPath(new URL('../bin/nook.js', import.meta.url));
-const NOBODY = 65534;
 
 function doctor(env: NodeJS.ProcessEnv, uid?: number) {
   return new Promise<{ code: number | null; output: string }>((resolve) => {
@@ -57,7 +56,7 @@ describe('nook doctor (command)', () => {
   });
 
   // Root reads everything; the check matters for the nook user, so it runs as another user here.
-  it.runIf(process.getuid?.() === 0)(
+  it.runIf(runnableByNobody(nookBin))(
     'fails, with the fix, for a library root the running user cannot read',
     async () => {
       for (const entry of [dataDir, ...(await readdir(dataDir)).map((name) => path.join(dataDir, name))]) {
