@@ -2,11 +2,13 @@
 // albums, search, duplicates and stats — each only ever showing the caller's own assets.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Asset, Library, User } from '@nook/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient, setUpAdmin, startTestNook, eventually, type TestNook } from '../../../test/harness';
 import { makeJpeg } from '../../../test/media';
+import { unzip } from '../../../test/zip';
 
 interface Item {
   id: string;
@@ -98,6 +100,36 @@ describe('library API', () => {
     });
     expect(await names({ favorite: true })).toEqual(['mountain.jpg']);
     expect(await names({})).not.toContain('member-only.jpg');
+  });
+
+  it('favorites a selection in one request, only among one’s own assets', async () => {
+    const chosen = ['Beach Sunset.jpg', 'café-paris.jpg', 'mountain.jpg', 'member-only.jpg'].map(
+      (name) => ids[name]!,
+    );
+    expect(await admin.mutate('assets.favorite', { ids: chosen, favorite: true })).toEqual({ changed: 2 });
+    expect(await admin.mutate('assets.favorite', { ids: chosen, favorite: true })).toEqual({ changed: 0 });
+    const favorites = await admin.query<Page>('assets.list', { filters: { favorite: true } });
+    expect(favorites.items.map((item) => item.name)).toEqual([
+      'mountain.jpg',
+      'café-paris.jpg',
+      'Beach Sunset.jpg',
+    ]);
+    const buckets = await admin.query<{ month: string; count: number }[]>('assets.buckets', {
+      filters: { favorite: true },
+    });
+    expect(buckets).toEqual([
+      { month: '2021-12', count: 1 },
+      { month: '2019-07', count: 2 },
+    ]);
+    await expect(member.query('assets.get', { id: ids['Beach Sunset.jpg'] })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(await admin.mutate('assets.favorite', { ids: chosen.slice(0, 2), favorite: false })).toEqual({
+      changed: 2,
+    });
+    await expect(admin.mutate('assets.favorite', { ids: [], favorite: true })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
   });
 
   it('lists the cameras of one’s own photos, most used first, for the search filter', async () => {
@@ -291,5 +323,55 @@ describe('library API', () => {
     expect((await admin.query<Page>('assets.list', {})).items.map((item) => item.name)).toContain(
       'birthday.jpg',
     );
+  });
+
+  it('zips a selection of originals, listing those not on disk, and only the caller’s own', async () => {
+    const month = `${new Date().getFullYear()}/${String(new Date().getMonth() + 1).padStart(2, '0')}`;
+    const folder = path.join(nook.dataDir.library, 'admin', month);
+    const chosen = ['Beach Sunset.jpg', 'café-paris.jpg', 'mountain.jpg', 'member-only.jpg'].map(
+      (name) => ids[name]!,
+    );
+    // The browser's way: a form post, answered with a download whose length is known up front.
+    await rename(path.join(folder, 'café-paris.jpg'), path.join(folder, 'away.jpg'));
+    try {
+      const response = await admin.fetch('/api/assets/archive', {
+        method: 'POST',
+        body: new URLSearchParams(chosen.map((id): [string, string] => ['ids', id])),
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/zip');
+      expect(response.headers.get('content-disposition')).toMatch(
+        /^attachment; filename="Nook .* \(3 items\)\.zip"$/,
+      );
+      const zip = Buffer.from(await response.arrayBuffer());
+      expect(Number(response.headers.get('content-length'))).toBe(zip.length);
+      const entries = await unzip(zip);
+      expect([...entries.keys()]).toEqual(['mountain.jpg', 'Beach Sunset.jpg', 'NOT INCLUDED.txt']);
+      expect(entries.get('mountain.jpg')).toEqual(await readFile(path.join(folder, 'mountain.jpg')));
+      expect(entries.get('NOT INCLUDED.txt')!.toString()).toContain('café-paris.jpg');
+    } finally {
+      await rename(path.join(folder, 'away.jpg'), path.join(folder, 'café-paris.jpg'));
+    }
+
+    const json = (body: unknown, client = admin) =>
+      client.fetch('/api/assets/archive', {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
+    expect([...(await unzip(Buffer.from(await (await json({ ids: chosen })).arrayBuffer()))).keys()]).toEqual(
+      ['mountain.jpg', 'café-paris.jpg', 'Beach Sunset.jpg'],
+    );
+    const refused = await json({ ids: chosen.slice(0, 3) }, member);
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toMatchObject({ message: 'none of these assets exists' });
+    expect((await json({ ids: [] })).status).toBe(400);
+    expect((await json({ ids: ['not-an-id'] })).status).toBe(400);
+    const crossSite = await admin.fetch('/api/assets/archive', {
+      method: 'POST',
+      body: new URLSearchParams([['ids', chosen[0]!]]),
+      headers: { origin: 'https://elsewhere.example' },
+    });
+    expect(crossSite.status).toBe(403);
   });
 });

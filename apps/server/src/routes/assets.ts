@@ -2,6 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { AssetService, NookError, TooLargeError, UserService, receiveToTemp, type Asset } from '@nook/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sendArchive } from '../archive';
 import type { ServerDeps } from '../deps';
 import { idParams, sendDerived, sendOriginal, variantQuery } from '../files';
 import { requireAuth } from '../request-context';
@@ -12,6 +13,20 @@ export interface UploadedItem {
   duplicate: boolean;
   name: string;
   size: number;
+}
+
+const archiveBody = {
+  type: 'object',
+  required: ['ids'],
+  properties: {
+    ids: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', format: 'uuid' } },
+  },
+} as const;
+
+/** `a=1&ids=x&ids=y` as `{ a: ['1'], ids: ['x', 'y'] }`: every field a list, as a form may repeat any. */
+function parseForm(body: string): Record<string, string[]> {
+  const form = new URLSearchParams(body);
+  return Object.fromEntries([...new Set(form.keys())].map((key) => [key, form.getAll(key)]));
 }
 
 export async function assetRoutes(
@@ -31,6 +46,13 @@ export async function assetRoutes(
     if (!asset) throw new NookError('NOT_FOUND', 'asset not found');
     return { asset, assets };
   };
+
+  // The grid posts a plain form for a zip, so the browser saves it as it arrives, with its own progress.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 64 * 1024 },
+    (_request, body, done) => done(null, parseForm(body as string)),
+  );
 
   app.post('/api/assets', async (request, reply) => {
     const { user } = requireAuth(request, 'upload');
@@ -86,6 +108,27 @@ export async function assetRoutes(
     async (request, reply) => {
       const { asset } = await ownedAsset(request);
       return sendDerived(request, reply, asset, dataDir, request.query.size);
+    },
+  );
+
+  app.post<{ Body: { ids: string[] } }>(
+    '/api/assets/archive',
+    { schema: { body: archiveBody } },
+    async (request, reply) => {
+      const { user } = requireAuth(request, 'read');
+      const assets = service(request);
+      const found = await assets.findOwnedMany(request.body.ids, user.id);
+      if (found.length === 0) throw new NookError('NOT_FOUND', 'none of these assets exists');
+      const members = await Promise.all(
+        found.map(async (asset) => ({
+          name: asset.name,
+          takenAt: asset.takenAt,
+          filePath: await assets.resolveOriginal(asset).catch(() => null),
+        })),
+      );
+      const day = new Date().toISOString().slice(0, 10);
+      const count = found.length === 1 ? '1 item' : `${found.length} items`;
+      return sendArchive(reply, members, `Nook ${day} (${count}).zip`);
     },
   );
 }

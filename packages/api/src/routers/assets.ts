@@ -104,6 +104,17 @@ export const assetsRouter = router({
       return toAssetDto(asset);
     }),
 
+  /** Favorites (or unfavorites) a selection in one request; those already so are left alone. */
+  favorite: protectedProcedure
+    .input(z.object({ ids, favorite: z.boolean() }))
+    .mutation(async ({ ctx, input }) => ({
+      changed: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).setFavorite(
+        ctx.user.id,
+        input.ids,
+        input.favorite,
+      ),
+    })),
+
   /** Moves to the trash. */
   delete: protectedProcedure.input(z.object({ ids })).mutation(async ({ ctx, input }) => ({
     trashed: await new TrashService(ctx.em, ctx.dataDir).trash(ctx.user.id, input.ids),

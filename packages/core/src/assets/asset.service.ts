@@ -150,7 +150,6 @@ export class AssetService {
     }
   }
 
-  /** Newest first, paged by (takenAt, id) in either direction, so pages stay stable while files arrive. */
   /** Live (not trashed, not offline) assets only. */
   async findOwned(id: string, ownerId: string): Promise<Asset | null> {
     return this.em.findOne(Asset, { id, ...visibleTo(ownerId) }, { populate: ['library'] });
@@ -171,6 +170,24 @@ export class AssetService {
     }
     await this.em.flush();
     return asset;
+  }
+
+  /** Those of `ids` that are the owner's live assets, newest first, with their libraries. */
+  async findOwnedMany(ids: string[], ownerId: string): Promise<Asset[]> {
+    return this.em.find(
+      Asset,
+      { id: { $in: ids }, ...visibleTo(ownerId) },
+      { populate: ['library'], orderBy: { takenAt: 'desc', id: 'desc' } },
+    );
+  }
+
+  /** Marks (or unmarks) many of the owner's live assets at once; says how many changed. */
+  async setFavorite(ownerId: string, ids: string[], favorite: boolean): Promise<number> {
+    return this.em.nativeUpdate(
+      Asset,
+      { id: { $in: ids }, ...visibleTo(ownerId), favorite: !favorite },
+      { favorite, updatedAt: new Date() },
+    );
   }
 
   async findById(id: string): Promise<Asset | null> {

@@ -4,26 +4,17 @@ import { describeError } from '../errors';
 import { toasts } from '../toasts.svelte';
 import type { TrpcClient } from '../trpc';
 
-/** Runs `task` over `items`, a few at a time, keeping the order of the results. */
-async function limited<T, R>(items: readonly T[], task: (item: T) => Promise<R>, width = 6): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-  return results;
-}
-
-export function setFavorite(
+/** Favorites (or not) in batches the API accepts; returns the assets as they now are. */
+export async function setFavorite(
   client: TrpcClient,
-  ids: readonly string[],
+  assets: readonly AssetDto[],
   favorite: boolean,
 ): Promise<AssetDto[]> {
-  return limited(ids, (id) => client.assets.update.mutate({ id, favorite }));
+  for (let start = 0; start < assets.length; start += 1000) {
+    const ids = assets.slice(start, start + 1000).map((asset) => asset.id);
+    await client.assets.favorite.mutate({ ids, favorite });
+  }
+  return assets.map((asset) => ({ ...asset, favorite }));
 }
 
 /** Moves to the trash, in batches the API accepts. */
@@ -58,16 +49,37 @@ export async function restore(client: TrpcClient, ids: readonly string[]): Promi
   return restored;
 }
 
-/** Saves originals through the browser's downloads, one after another so none is dropped. */
-export async function download(assets: readonly Pick<AssetDto, 'originalUrl' | 'name'>[]): Promise<void> {
-  for (const asset of assets) {
+/** As many originals as one zip may hold (the API's limit for a selection). */
+export const ARCHIVE_LIMIT = 1000;
+
+/**
+ * Saves originals through the browser's downloads: one as itself, several as one zip, posted as a
+ * plain form so the browser streams it to disk with its own progress, however large.
+ */
+export function download(assets: readonly Pick<AssetDto, 'id' | 'originalUrl' | 'name'>[]): void {
+  if (assets.length > ARCHIVE_LIMIT)
+    throw new Error(`Download at most ${ARCHIVE_LIMIT} items at a time; ${assets.length} are selected.`);
+  if (assets.length === 1) {
     const link = document.createElement('a');
-    link.href = asset.originalUrl;
-    link.download = asset.name;
+    link.href = assets[0]!.originalUrl;
+    link.download = assets[0]!.name;
     document.body.append(link);
     link.click();
     link.remove();
-    // Browsers ignore a burst of downloads started in the same instant.
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    return;
   }
+  const form = document.createElement('form');
+  form.method = 'POST';
+  form.action = '/api/assets/archive';
+  form.hidden = true;
+  for (const asset of assets) {
+    const field = document.createElement('input');
+    field.type = 'hidden';
+    field.name = 'ids';
+    field.value = asset.id;
+    form.append(field);
+  }
+  document.body.append(form);
+  form.submit();
+  form.remove();
 }
