@@ -2,4 +2,4 @@
 export { appRouter, type AppRouter } from './root';
 export { createCallerFactory } from './trpc';
 export type { Context, SessionCookie } from './context';
-export { toAssetDto, type AssetDto } from './routers/assets';
+export { toAssetDto, toAssetSummary, type AssetDto, type AssetSummary } from './routers/assets';

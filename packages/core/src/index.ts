@@ -62,8 +62,9 @@ export {
   decodeCursor,
   type AssetView,
   type TimelineQuery,
-  type ViewPage,
+  type SummaryPage,
 } from './assets/library-reads';
+export type { AssetSummaryRow } from './sql/hot-reads';
 export { ReadDb, VersionedCache } from './sql/read-db';
 export { detectMediaType, kindOf } from './assets/media-type';
 export { resolveOriginalPath } from './assets/original-path';

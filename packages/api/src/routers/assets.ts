@@ -1,16 +1,49 @@
 // assets.*: the timeline and single assets.
-import type { AssetView } from '@nook/core';
+import type { AssetSummaryRow, AssetView } from '@nook/core';
 import { AssetService, SearchService, TrashService } from '@nook/core';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { protectedProcedure, router, uploadProcedure } from '../trpc';
 import { ids, timelineFilters, toFilters } from './filters';
 
-/** What clients see of an asset (entity or list row); URLs are derived here so clients never build paths. */
+/** Images have thumbnails, videos have posters; both live under the same URL, versioned by content. */
+function assetUrls(id: string, kind: string, status: string, version: string) {
+  const hasDerived = status === 'ready' && kind !== 'other';
+  return {
+    originalUrl: `/api/assets/${id}/original`,
+    thumbnailUrl: hasDerived ? `/api/assets/${id}/thumbnail?size=thumb&v=${version}` : null,
+    previewUrl: hasDerived ? `/api/assets/${id}/thumbnail?size=preview&v=${version}` : null,
+  };
+}
+
+/**
+ * An asset in a grid page (timeline, search): what a tile and the viewer's first frame need. URLs are
+ * derived here so clients never build paths.
+ */
+export function toAssetSummary(row: AssetSummaryRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    mime: row.mime,
+    width: row.width,
+    height: row.height,
+    duration: row.duration,
+    takenAt: new Date(row.takenAt).toISOString(),
+    timeZoneOffset: row.timeZoneOffset,
+    favorite: row.favorite === 1,
+    description: row.description,
+    thumbhash: row.thumbhash,
+    status: row.status,
+    error: row.error,
+    ...assetUrls(row.id, row.kind, row.status, row.version),
+  };
+}
+
+export type AssetSummary = ReturnType<typeof toAssetSummary>;
+
+/** All a client is told of one asset: the summary and the rest of its metadata. */
 export function toAssetDto(asset: AssetView) {
-  const version = asset.sha256.slice(0, 16);
-  // Images have thumbnails, videos have posters; both live under the same URL.
-  const hasDerived = asset.status === 'ready' && asset.kind !== 'other';
   return {
     id: asset.id,
     name: asset.name,
@@ -42,10 +75,8 @@ export function toAssetDto(asset: AssetView) {
     status: asset.status,
     error: asset.error,
     sha256: asset.sha256,
-    originalUrl: `/api/assets/${asset.id}/original`,
-    thumbnailUrl: hasDerived ? `/api/assets/${asset.id}/thumbnail?size=thumb&v=${version}` : null,
-    previewUrl: hasDerived ? `/api/assets/${asset.id}/thumbnail?size=preview&v=${version}` : null,
-  };
+    ...assetUrls(asset.id, asset.kind, asset.status, asset.sha256.slice(0, 16)),
+  } satisfies AssetSummary & Record<string, unknown>;
 }
 
 export type AssetDto = ReturnType<typeof toAssetDto>;
@@ -65,7 +96,7 @@ export const assetsRouter = router({
         direction: input.direction,
         filters: toFilters(input.filters),
       });
-      return { items: result.items.map(toAssetDto), nextCursor: result.nextCursor };
+      return { items: result.items.map(toAssetSummary), nextCursor: result.nextCursor };
     }),
 
   /** Counts per month (UTC) for the timeline's date scrubber. */

@@ -1,7 +1,7 @@
 // search.*: full-text search over names, paths, descriptions and cameras, with the timeline's filters.
 import { z } from 'zod';
 import { protectedProcedure, router } from '../trpc';
-import { toAssetDto } from './assets';
+import { toAssetSummary } from './assets';
 import { timelineFilters, toFilters } from './filters';
 
 export const searchRouter = router({
@@ -22,6 +22,6 @@ export const searchRouter = router({
         input.limit,
         input.cursor,
       );
-      return { items: page.items.map(toAssetDto), nextCursor: page.nextCursor };
+      return { items: page.items.map(toAssetSummary), nextCursor: page.nextCursor };
     }),
 });

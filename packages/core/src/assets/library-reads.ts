@@ -7,21 +7,49 @@ import {
   rankedMatches,
   recentMatches,
   timelineRows,
-  type AssetRow,
+  type AssetSummaryRow,
   cameraCounts,
   type CameraRow,
 } from '../sql/hot-reads';
 import { VersionedCache, type ReadDb } from '../sql/read-db';
 import type { TimelineFilters } from './timeline';
 
-/** What list views show of an asset; the entity has the same fields, so one DTO mapper serves both. */
-export interface AssetView extends Omit<AssetRow, 'takenAt' | 'createdAt'> {
+/** All a client is told of one asset; the entity has these fields. */
+export interface AssetView {
+  id: string;
+  name: string;
+  kind: string;
+  mime: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  duration: number | null;
   takenAt: Date;
+  takenAtSource: string;
+  timeZoneOffset: string | null;
   createdAt: Date;
+  make: string | null;
+  model: string | null;
+  lens: string | null;
+  iso: number | null;
+  exposureTime: number | null;
+  fNumber: number | null;
+  focalLength: number | null;
+  latitude: number | null;
+  longitude: number | null;
+  videoCodec: string | null;
+  fps: number | null;
+  favorite: boolean;
+  description: string | null;
+  thumbhash: string | null;
+  status: string;
+  error: string | null;
+  sha256: string;
 }
 
-export interface ViewPage {
-  items: AssetView[];
+/** A page of the grid: rows as read, turned into what clients see by the API's summary mapper. */
+export interface SummaryPage {
+  items: AssetSummaryRow[];
   nextCursor: string | null;
 }
 
@@ -39,19 +67,9 @@ const RANKED_MAX_MATCHES = 500;
 /** A household has a few dozen cameras and phones; the picker lists at most this many. */
 const MAX_CAMERAS = 200;
 
-function toView(row: AssetRow): AssetView {
-  // SQLite keeps booleans as 0/1.
-  return {
-    ...row,
-    favorite: Boolean(row.favorite),
-    takenAt: new Date(row.takenAt),
-    createdAt: new Date(row.createdAt),
-  };
-}
-
 /** A keyset position in the timeline: the last item's (takenAt, id), opaque to clients. */
-export function encodeCursor(asset: { takenAt: Date; id: string }): string {
-  return Buffer.from(`${asset.takenAt.getTime()}:${asset.id}`).toString('base64url');
+export function encodeCursor(asset: { takenAt: number; id: string }): string {
+  return Buffer.from(`${asset.takenAt}:${asset.id}`).toString('base64url');
 }
 
 export function decodeCursor(cursor: string): { takenAt: number; id: string } {
@@ -84,7 +102,7 @@ function decodeSearchCursor(cursor: string): SearchCursor {
 export class LibraryReads {
   /** Month counts and search pages stay exact until anything commits (see VersionedCache). */
   private readonly buckets: VersionedCache<{ month: string; count: number }[]>;
-  private readonly searches: VersionedCache<ViewPage>;
+  private readonly searches: VersionedCache<SummaryPage>;
   private readonly cameraLists: VersionedCache<CameraRow[]>;
 
   constructor(private readonly db: ReadDb) {
@@ -93,7 +111,7 @@ export class LibraryReads {
     this.cameraLists = new VersionedCache(db, 60_000);
   }
 
-  timeline({ ownerId, limit, cursor, direction = 'older', filters = {} }: TimelineQuery): ViewPage {
+  timeline({ ownerId, limit, cursor, direction = 'older', filters = {} }: TimelineQuery): SummaryPage {
     const rows = timelineRows(
       this.db,
       ownerId,
@@ -102,7 +120,7 @@ export class LibraryReads {
       cursor ? decodeCursor(cursor) : null,
       limit + 1,
     );
-    const page = rows.slice(0, limit).map(toView);
+    const page = rows.slice(0, limit);
     const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!) : null;
     return { items: direction === 'older' ? page : page.reverse(), nextCursor };
   }
@@ -130,7 +148,7 @@ export class LibraryReads {
     filters: TimelineFilters,
     limit: number,
     cursor?: string | null,
-  ): Promise<ViewPage> {
+  ): Promise<SummaryPage> {
     const match = toMatchQuery(text);
     if (!match) return { items: [], nextCursor: null };
     const after = cursor ? decodeSearchCursor(cursor) : null;
@@ -149,7 +167,7 @@ export class LibraryReads {
         );
         const last = rows[limit - 1];
         return {
-          items: rows.slice(0, limit).map(toView),
+          items: rows.slice(0, limit),
           nextCursor:
             rows.length > limit ? encodeSearchCursor({ by: 'rank', score: last!.score, id: last!.id }) : null,
         };
@@ -163,7 +181,7 @@ export class LibraryReads {
         limit + 1,
       );
       return {
-        items: rows.slice(0, limit).map(toView),
+        items: rows.slice(0, limit),
         nextCursor:
           rows.length > limit
             ? encodeSearchCursor({ by: 'recent', position: rows[limit - 1]!.position })

@@ -1,5 +1,5 @@
 // What can be done to a set of assets from the grid or the viewer, over the typed client; each returns what changed.
-import type { AssetDto } from '@nook/api';
+import type { AssetSummary } from '@nook/api';
 import { describeError } from '../errors';
 import { toasts } from '../toasts.svelte';
 import type { TrpcClient } from '../trpc';
@@ -7,9 +7,9 @@ import type { TrpcClient } from '../trpc';
 /** Favorites (or not) in batches the API accepts; returns the assets as they now are. */
 export async function setFavorite(
   client: TrpcClient,
-  assets: readonly AssetDto[],
+  assets: readonly AssetSummary[],
   favorite: boolean,
-): Promise<AssetDto[]> {
+): Promise<AssetSummary[]> {
   for (let start = 0; start < assets.length; start += 1000) {
     const ids = assets.slice(start, start + 1000).map((asset) => asset.id);
     await client.assets.favorite.mutate({ ids, favorite });
@@ -27,7 +27,7 @@ export async function trash(client: TrpcClient, ids: readonly string[]): Promise
 }
 
 /** Moves to the trash from a page without undo (the viewer over a folder or album); says how it went. */
-export async function trashAndTell(client: TrpcClient, assets: readonly AssetDto[]): Promise<boolean> {
+export async function trashAndTell(client: TrpcClient, assets: readonly AssetSummary[]): Promise<boolean> {
   try {
     const count = await trash(
       client,
@@ -56,7 +56,7 @@ export const ARCHIVE_LIMIT = 1000;
  * Saves originals through the browser's downloads: one as itself, several as one zip, posted as a
  * plain form so the browser streams it to disk with its own progress, however large.
  */
-export function download(assets: readonly Pick<AssetDto, 'id' | 'originalUrl' | 'name'>[]): void {
+export function download(assets: readonly Pick<AssetSummary, 'id' | 'originalUrl' | 'name'>[]): void {
   if (assets.length > ARCHIVE_LIMIT)
     throw new Error(`Download at most ${ARCHIVE_LIMIT} items at a time; ${assets.length} are selected.`);
   if (assets.length === 1) {

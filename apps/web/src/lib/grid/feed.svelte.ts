@@ -1,6 +1,6 @@
 // Where the grid's assets come from. `MonthFeed` (timeline, albums, libraries: anything `assets.list` filters) knows every month's count
 // from `assets.buckets` up front and loads only the months in view; `ListFeed` pages through any keyset-paged list (search, trash).
-import type { AssetDto } from '@nook/api';
+import type { AssetSummary } from '@nook/api';
 import { describeError, isNotFound } from '../errors';
 import type { TrpcClient } from '../trpc';
 import { emptySet, withAll } from './sets';
@@ -20,7 +20,7 @@ export interface AssetFeed {
   /** Loads everything again from the start. */
   load(): Promise<void>;
   /** Swaps in a changed asset (after favorite, an edit). */
-  update(asset: AssetDto): void;
+  update(asset: AssetSummary): void;
   /** Drops assets (trashed, removed from an album). */
   remove(ids: readonly string[]): void;
   destroy(): void;
@@ -116,7 +116,7 @@ export class MonthFeed implements AssetFeed {
     this.#pump();
   }
 
-  update(asset: AssetDto): void {
+  update(asset: AssetSummary): void {
     this.#sections = this.#sections.map((section) =>
       section.items.some((item) => item.id === asset.id)
         ? { ...section, items: section.items.map((item) => (item.id === asset.id ? asset : item)) }
@@ -253,8 +253,8 @@ export class MonthFeed implements AssetFeed {
 
 /** A keyset-paged list in the order the server gives it, as one section without a heading. */
 export class ListFeed implements AssetFeed {
-  readonly #fetch: (cursor: string | null) => Promise<{ items: AssetDto[]; nextCursor: string | null }>;
-  #items = $state.raw<AssetDto[]>([]);
+  readonly #fetch: (cursor: string | null) => Promise<{ items: AssetSummary[]; nextCursor: string | null }>;
+  #items = $state.raw<AssetSummary[]>([]);
   #cursor: string | null = null;
   #more = $state(false);
   #status = $state<'loading' | 'ready' | 'error'>('loading');
@@ -262,7 +262,9 @@ export class ListFeed implements AssetFeed {
   #loading = false;
   #generation = 0;
 
-  constructor(fetch: (cursor: string | null) => Promise<{ items: AssetDto[]; nextCursor: string | null }>) {
+  constructor(
+    fetch: (cursor: string | null) => Promise<{ items: AssetSummary[]; nextCursor: string | null }>,
+  ) {
     this.#fetch = fetch;
   }
 
@@ -326,7 +328,7 @@ export class ListFeed implements AssetFeed {
     }
   }
 
-  update(asset: AssetDto): void {
+  update(asset: AssetSummary): void {
     this.#items = this.#items.map((item) => (item.id === asset.id ? asset : item));
   }
 

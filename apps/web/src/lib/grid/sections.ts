@@ -1,5 +1,5 @@
 // Month sections of the grid as plain data: keys, labels and date ranges of `YYYY-MM` months (UTC, as `assets.buckets` counts them).
-import type { AssetDto } from '@nook/api';
+import type { AssetSummary } from '@nook/api';
 
 export interface GridSection {
   /** `YYYY-MM` for a month; any unique string for an ungrouped list. */
@@ -9,7 +9,7 @@ export interface GridSection {
   /** How many assets the section holds, loaded or not (an estimate while not known). */
   readonly count: number;
   /** The loaded ones, in display order; always a prefix of the section. */
-  readonly items: readonly AssetDto[];
+  readonly items: readonly AssetSummary[];
 }
 
 const monthFormat = new Intl.DateTimeFormat(undefined, { month: 'long', year: 'numeric', timeZone: 'UTC' });
@@ -33,7 +33,7 @@ export function monthRange(key: string): { from: string; to: string } {
 }
 
 /** Appends `more` to `items`, each asset once. */
-export function appendUnique(items: readonly AssetDto[], more: readonly AssetDto[]): AssetDto[] {
+export function appendUnique(items: readonly AssetSummary[], more: readonly AssetSummary[]): AssetSummary[] {
   const seen = new Set(items.map((asset) => asset.id));
   return [...items, ...more.filter((asset) => !seen.has(asset.id))];
 }
