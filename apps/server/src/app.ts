@@ -1,5 +1,6 @@
 // buildApp: the Fastify instance with every route, apart from listen() so tests can build their own.
 import { existsSync } from 'node:fs';
+import fastifyCookie from '@fastify/cookie';
 import fastifyMultipart from '@fastify/multipart';
 import { appRouter, type AppRouter } from '@nook/api';
 import { LibraryReads, LoginThrottle, ReadDb, StatsCache } from '@nook/core';
@@ -58,8 +59,9 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   const statsCache = new StatsCache(readDb);
   await app.register(errorReplies);
   await app.register(securityHeaders, { webRoot: deps.webRoot });
-  await app.register(requestContext, { orm: deps.orm, throttle, readDb });
+  await app.register(fastifyCookie);
   await app.register(responseMemo, { readDb });
+  await app.register(requestContext, { orm: deps.orm, throttle, readDb });
   await app.register(fastifyMultipart, { throwFileSizeLimit: true });
 
   await app.register(healthRoutes, deps);

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Library, User } from '@nook/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient, setUpAdmin, startTestNook, type TestNook } from '../../../test/harness';
+import { ADMIN, TestClient, setUpAdmin, startTestNook, type TestNook } from '../../../test/harness';
 import { memoAgeOf } from './response-memo';
 
 interface Page {
@@ -211,11 +211,24 @@ describe('hot reads under writes from another process', () => {
     const url = `/trpc/assets.buckets,assets.list?batch=1&input=${encodeURIComponent(
       JSON.stringify({ 0: {}, 1: { limit: 5 } }),
     )}`;
+    const otherSession = new TestClient(nook.url);
+    await otherSession.mutate('auth.login', ADMIN);
     const first = await admin.fetch(url);
     const again = await admin.fetch(url);
     expect(again.headers.get('x-nook-memo')).toBe('hit');
     expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
-    expect(await again.text()).toBe(await first.text());
+    const answer = await first.text();
+    // fetch asks for gzip as browsers do, and unpacks it.
+    expect(again.headers.get('content-encoding')).toBe('gzip');
+    expect(await again.text()).toBe(answer);
+    const plain = await admin.fetch(url, { headers: { 'accept-encoding': 'identity' } });
+    expect(plain.headers.get('x-nook-memo')).toBe('hit');
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await plain.text()).toBe(answer);
+    // Kept per credential: the same user's other session computes its own answer.
+    const sameUser = await otherSession.fetch(url);
+    expect(sameUser.headers.get('x-nook-memo')).toBeNull();
+    expect(await sameUser.text()).toBe(answer);
 
     await admin.mutate('users.create', { username: 'cousin', password: 'cousin password' });
     const cousin = new TestClient(nook.url);

@@ -1,5 +1,4 @@
 // Per request: an EntityManager, who is calling (session cookie or API token), and the client's address.
-import fastifyCookie from '@fastify/cookie';
 import {
   AuthService,
   NookError,
@@ -82,7 +81,6 @@ export const requestContext = fp(
     app: FastifyInstance,
     { orm, throttle, readDb }: { orm: MikroORM; throttle: LoginThrottle; readDb: ReadDb },
   ) => {
-    await app.register(fastifyCookie);
     app.decorateRequest('em', null as unknown as EntityManager);
     app.decorateRequest('auth', null);
 

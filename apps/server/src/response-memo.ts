@@ -4,9 +4,11 @@
 // month counts, polling while uploads run); behind each answer sit the session lookup, tRPC, zod and
 // JSON of a hundred rows. SQLite's data_version moves with every commit of any connection (server,
 // workers, CLI), so an answer kept under the version it was computed at is exact, never stale.
-import type { ReadDb } from '@nook/core';
-import type { FastifyInstance } from 'fastify';
+import { gzipSync } from 'node:zlib';
+import { authStandsUntil, type ReadDb } from '@nook/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { SESSION_COOKIE } from './request-context';
 
 /**
  * Queries whose answer depends on the metadata alone, and for how long an unchanged answer stands.
@@ -26,15 +28,25 @@ const memoizable = new Map<string, number>([
 /** A larger answer is rare (a full page is ~60 KB) and would crowd out the many small ones. */
 const MAX_BODY_CHARS = 1024 * 1024;
 /** All kept answers together: a few hundred timeline pages, a small share of a 2 GB Pi's memory. */
-const MAX_TOTAL_CHARS = 16 * 1024 * 1024;
+const MAX_TOTAL_SIZE = 16 * 1024 * 1024;
 
 interface Entry {
   version: number;
   at: number;
   maxAgeMs: number;
+  /** The credential authenticates unchanged until then (see authStandsUntil). */
+  standsUntil: number;
   type: string;
   body: string;
+  /**
+   * The body gzipped, made at the first hit that accepts it: a timeline page shrinks ~5× (its
+   * URLs repeat), which is what a phone on Wi-Fi waits for and what the server spends writing.
+   */
+  gzipped?: Buffer;
 }
+
+const sizeOf = (entry: Entry) => entry.body.length + (entry.gzipped?.length ?? 0);
+const acceptsGzip = (request: FastifyRequest) => /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
 
 interface Pending {
   key: string;
@@ -61,51 +73,78 @@ export function memoAgeOf(url: string): number | null {
   return age;
 }
 
+/**
+ * Who asks, by the credential itself: a hit then needs no session lookup at all, and another
+ * session or token, even of the same user, never shares an answer.
+ */
+function credentialOf(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header !== undefined) return `header ${header}`;
+  const cookie = request.cookies[SESSION_COOKIE];
+  return cookie ? `cookie ${cookie}` : null;
+}
+
+/**
+ * Registered before the request context: a hit is answered before any session lookup or
+ * EntityManager. A credential revoked since is a commit, so its answers are gone with the version.
+ */
 export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb: ReadDb }) => {
   // Insertion order doubles as recency: a hit moves its entry to the end, the oldest go first.
   const entries = new Map<string, Entry>();
-  let totalChars = 0;
+  // Characters of text plus bytes of gzip: near enough to the memory held.
+  let totalSize = 0;
   const forget = (key: string) => {
-    totalChars -= entries.get(key)?.body.length ?? 0;
+    const entry = entries.get(key);
+    if (entry) totalSize -= sizeOf(entry);
     entries.delete(key);
   };
   app.decorateRequest('memo', null);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' || !request.auth) return;
+    if (request.method !== 'GET') return;
     const maxAgeMs = memoAgeOf(request.url);
     if (maxAgeMs === null) return;
-    // Per caller: another user, or a token with other scopes, must never see this answer.
-    const key = `${request.auth.user.id}\n${request.auth.apiToken?.id ?? 'session'}\n${request.url}`;
+    const credential = credentialOf(request);
+    if (credential === null) return;
+    const key = `${credential}\n${request.url}`;
     const version = readDb.version();
     const entry = entries.get(key);
-    if (entry && entry.version === version && Date.now() - entry.at < entry.maxAgeMs) {
+    const now = Date.now();
+    if (entry && entry.version === version && now - entry.at < entry.maxAgeMs && now < entry.standsUntil) {
       entries.delete(key);
       entries.set(key, entry);
-      return reply.header('content-type', entry.type).header('x-nook-memo', 'hit').send(entry.body);
+      reply.header('content-type', entry.type).header('vary', 'accept-encoding').header('x-nook-memo', 'hit');
+      if (!acceptsGzip(request)) return reply.send(entry.body);
+      if (!entry.gzipped) {
+        entry.gzipped = gzipSync(entry.body);
+        totalSize += entry.gzipped.length;
+        while (totalSize > MAX_TOTAL_SIZE) forget(entries.keys().next().value!);
+      }
+      return reply.header('content-encoding', 'gzip').send(entry.gzipped);
     }
     request.memo = { key, version, maxAgeMs };
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
     const memo = request.memo;
-    if (!memo || !(payload instanceof Response) || payload.status !== 200) return payload;
+    if (!memo || !request.auth || !(payload instanceof Response) || payload.status !== 200) return payload;
     if (reply.hasHeader('set-cookie')) return payload;
     // tRPC answers with a fetch Response; read once, it is sent as the text it holds.
     for (const [name, value] of payload.headers) reply.header(name, value);
     // As Fastify labels a text body itself, so a hit and a miss carry the same header.
     const type = `${(payload.headers.get('content-type') ?? 'application/json').split(';')[0]}; charset=utf-8`;
-    reply.header('content-type', type);
+    reply.header('content-type', type).header('vary', 'accept-encoding');
     const body = await payload.text();
     if (body.length <= MAX_BODY_CHARS) {
       forget(memo.key);
-      while (entries.size > 0 && totalChars + body.length > MAX_TOTAL_CHARS)
+      while (entries.size > 0 && totalSize + body.length > MAX_TOTAL_SIZE)
         forget(entries.keys().next().value!);
-      totalChars += body.length;
+      totalSize += body.length;
       entries.set(memo.key, {
         version: memo.version,
         at: Date.now(),
         maxAgeMs: memo.maxAgeMs,
+        standsUntil: authStandsUntil(request.auth),
         type,
         body,
       });

@@ -14,6 +14,7 @@ export {
 export { NookError, httpStatusOf, type NookErrorCode } from './errors';
 export {
   AuthService,
+  authStandsUntil,
   API_TOKEN_PREFIX,
   SESSION_LIFETIME_MS,
   type Authenticated,

@@ -33,6 +33,16 @@ export interface Authenticated {
   apiToken?: ApiToken;
 }
 
+/**
+ * Until when the same credential authenticates as this without writing anything: a session's expiry
+ * and its next "last seen" touch, a token's next "last used" touch. Revoking either is a commit.
+ */
+export function authStandsUntil(auth: Authenticated): number {
+  if (auth.session)
+    return Math.min(auth.session.expiresAt.getTime(), auth.session.lastSeenAt.getTime() + TOUCH_INTERVAL_MS);
+  return (auth.apiToken?.lastUsedAt?.getTime() ?? 0) + TOUCH_INTERVAL_MS;
+}
+
 /** A session and its user as one row; times in milliseconds. */
 interface SessionRow {
   id: string;
