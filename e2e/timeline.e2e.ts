@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unzip } from '../test/zip';
 import { admin, completeSetup, openMenu, phone, shoot, startSession, type E2eSession } from './harness';
 
 const wide = { width: 1440, height: 900 };
@@ -177,6 +178,37 @@ describe('photo dashboard', () => {
     await box.fill('zzzz-nothing');
     await page.getByText('Nothing matches.').waitFor();
     await shots('search-nothing');
+  });
+
+  it('favorites a selection in one request and downloads it as one zip', async () => {
+    await page.locator('aside').getByRole('link', { name: 'Library' }).click();
+    await page.locator('[data-asset-id]').first().waitFor();
+    await page.getByRole('checkbox', { name: 'Select meadow.jpg' }).click();
+    await page.getByRole('checkbox', { name: 'Select snow.jpg' }).click();
+    const toolbar = page.getByRole('toolbar', { name: 'Selected items' });
+    const favoriteRequests: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/trpc/assets.favorite')) favoriteRequests.push(request.url());
+    });
+    await toolbar.getByRole('button', { name: 'Favorite', exact: true }).click();
+    await page.locator('[data-asset-id]', { hasText: 'meadow.jpg' }).getByText('Favorite').waitFor();
+    await page.locator('[data-asset-id]', { hasText: 'snow.jpg' }).getByText('Favorite').waitFor();
+    expect(favoriteRequests).toHaveLength(1);
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      toolbar.getByRole('button', { name: 'Download' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^Nook \d{4}-\d{2}-\d{2} \(2 items\)\.zip$/);
+    const entries = await unzip(await readFile((await download.path())!));
+    expect([...entries.keys()].sort()).toEqual(['meadow.jpg', 'snow.jpg']);
+
+    await toolbar.getByRole('button', { name: 'Unfavorite' }).click();
+    await expect
+      .poll(() => page.locator('[data-asset-id]', { hasText: 'meadow.jpg' }).getByText('Favorite').count())
+      .toBe(0);
+    await page.keyboard.press('Escape');
+    await toolbar.waitFor({ state: 'detached' });
   });
 
   it('selects a range with shift-click and moves it to the trash, with undo', async () => {

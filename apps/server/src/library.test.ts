@@ -331,13 +331,15 @@ describe('library API', () => {
     const chosen = ['Beach Sunset.jpg', 'café-paris.jpg', 'mountain.jpg', 'member-only.jpg'].map(
       (name) => ids[name]!,
     );
-    // The browser's way: a form post, answered with a download whose length is known up front.
+    const post = (pathname: string, body: unknown, client = admin) =>
+      client.fetch(pathname, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
     await rename(path.join(folder, 'café-paris.jpg'), path.join(folder, 'away.jpg'));
     try {
-      const response = await admin.fetch('/api/assets/archive', {
-        method: 'POST',
-        body: new URLSearchParams(chosen.map((id): [string, string] => ['ids', id])),
-      });
+      const response = await post('/api/assets/archive', { ids: chosen });
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('application/zip');
       expect(response.headers.get('content-disposition')).toMatch(
@@ -353,24 +355,31 @@ describe('library API', () => {
       await rename(path.join(folder, 'away.jpg'), path.join(folder, 'café-paris.jpg'));
     }
 
-    const json = (body: unknown, client = admin) =>
-      client.fetch('/api/assets/archive', {
-        method: 'POST',
-        body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json' },
-      });
-    expect([...(await unzip(Buffer.from(await (await json({ ids: chosen })).arrayBuffer()))).keys()]).toEqual(
-      ['mountain.jpg', 'café-paris.jpg', 'Beach Sunset.jpg'],
-    );
-    const refused = await json({ ids: chosen.slice(0, 3) }, member);
+    // The browser's way: a ticket, then a plain link to follow, good once and only for its owner.
+    const ticketResponse = await post('/api/assets/archive/tickets', { ids: chosen });
+    expect(ticketResponse.status).toBe(201);
+    const ticket = (await ticketResponse.json()) as { url: string; count: number };
+    expect(ticket.count).toBe(3);
+    expect((await member.fetch(ticket.url)).status).toBe(404);
+    const followed = await admin.fetch(ticket.url);
+    expect([...(await unzip(Buffer.from(await followed.arrayBuffer()))).keys()]).toEqual([
+      'mountain.jpg',
+      'café-paris.jpg',
+      'Beach Sunset.jpg',
+    ]);
+    const again = await admin.fetch(ticket.url);
+    expect(again.status).toBe(404);
+    expect(await again.json()).toMatchObject({ message: expect.stringContaining('expired') });
+
+    const refused = await post('/api/assets/archive/tickets', { ids: chosen.slice(0, 3) }, member);
     expect(refused.status).toBe(404);
     expect(await refused.json()).toMatchObject({ message: 'none of these assets exists' });
-    expect((await json({ ids: [] })).status).toBe(400);
-    expect((await json({ ids: ['not-an-id'] })).status).toBe(400);
-    const crossSite = await admin.fetch('/api/assets/archive', {
+    expect((await post('/api/assets/archive', { ids: [] })).status).toBe(400);
+    expect((await post('/api/assets/archive/tickets', { ids: ['not-an-id'] })).status).toBe(400);
+    const crossSite = await admin.fetch('/api/assets/archive/tickets', {
       method: 'POST',
-      body: new URLSearchParams([['ids', chosen[0]!]]),
-      headers: { origin: 'https://elsewhere.example' },
+      body: JSON.stringify({ ids: chosen }),
+      headers: { 'content-type': 'application/json', origin: 'https://elsewhere.example' },
     });
     expect(crossSite.status).toBe(403);
   });

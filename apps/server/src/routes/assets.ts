@@ -1,4 +1,5 @@
 // Asset routes for signed-in users: multipart upload, originals, thumbnails.
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { AssetService, NookError, TooLargeError, UserService, receiveToTemp, type Asset } from '@nook/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -23,11 +24,14 @@ const archiveBody = {
   },
 } as const;
 
-/** `a=1&ids=x&ids=y` as `{ a: ['1'], ids: ['x', 'y'] }`: every field a list, as a form may repeat any. */
-function parseForm(body: string): Record<string, string[]> {
-  const form = new URLSearchParams(body);
-  return Object.fromEntries([...new Set(form.keys())].map((key) => [key, form.getAll(key)]));
-}
+const ticketParams = {
+  type: 'object',
+  required: ['ticket'],
+  properties: { ticket: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
+} as const;
+
+/** Long enough for the browser to follow the link; a ticket is good for one download. */
+const TICKET_LIFETIME_MS = 2 * 60 * 1000;
 
 export async function assetRoutes(
   app: FastifyInstance,
@@ -46,13 +50,6 @@ export async function assetRoutes(
     if (!asset) throw new NookError('NOT_FOUND', 'asset not found');
     return { asset, assets };
   };
-
-  // The grid posts a plain form for a zip, so the browser saves it as it arrives, with its own progress.
-  app.addContentTypeParser(
-    'application/x-www-form-urlencoded',
-    { parseAs: 'string', bodyLimit: 64 * 1024 },
-    (_request, body, done) => done(null, parseForm(body as string)),
-  );
 
   app.post('/api/assets', async (request, reply) => {
     const { user } = requireAuth(request, 'upload');
@@ -111,24 +108,64 @@ export async function assetRoutes(
     },
   );
 
+  const archiveOf = async (request: FastifyRequest, ownerId: string, ids: string[]) => {
+    const assets = service(request);
+    const found = await assets.findOwnedMany(ids, ownerId);
+    if (found.length === 0) throw new NookError('NOT_FOUND', 'none of these assets exists');
+    const members = await Promise.all(
+      found.map(async (asset) => ({
+        name: asset.name,
+        takenAt: asset.takenAt,
+        filePath: await assets.resolveOriginal(asset).catch(() => null),
+      })),
+    );
+    const day = new Date().toISOString().slice(0, 10);
+    const count = found.length === 1 ? '1 item' : `${found.length} items`;
+    return { members, fileName: `Nook ${day} (${count}).zip` };
+  };
+
+  /** A zip of many originals, streamed as it is written. */
   app.post<{ Body: { ids: string[] } }>(
     '/api/assets/archive',
     { schema: { body: archiveBody } },
     async (request, reply) => {
       const { user } = requireAuth(request, 'read');
-      const assets = service(request);
-      const found = await assets.findOwnedMany(request.body.ids, user.id);
+      const { members, fileName } = await archiveOf(request, user.id, request.body.ids);
+      return sendArchive(reply, members, fileName);
+    },
+  );
+
+  // A browser saves a download it navigates to, with its own progress, however large; a POST
+  // cannot be followed that way without leaving the page on an error. So the page asks for a
+  // ticket (errors come back to it), then follows a plain link.
+  const tickets = new Map<string, { ownerId: string; ids: string[]; expiresAt: number }>();
+
+  app.post<{ Body: { ids: string[] } }>(
+    '/api/assets/archive/tickets',
+    { schema: { body: archiveBody } },
+    async (request, reply) => {
+      const { user } = requireAuth(request, 'read');
+      const found = await service(request).findOwnedMany(request.body.ids, user.id);
       if (found.length === 0) throw new NookError('NOT_FOUND', 'none of these assets exists');
-      const members = await Promise.all(
-        found.map(async (asset) => ({
-          name: asset.name,
-          takenAt: asset.takenAt,
-          filePath: await assets.resolveOriginal(asset).catch(() => null),
-        })),
-      );
-      const day = new Date().toISOString().slice(0, 10);
-      const count = found.length === 1 ? '1 item' : `${found.length} items`;
-      return sendArchive(reply, members, `Nook ${day} (${count}).zip`);
+      const now = Date.now();
+      for (const [key, ticket] of tickets) if (ticket.expiresAt <= now) tickets.delete(key);
+      const ticket = randomBytes(16).toString('hex');
+      tickets.set(ticket, { ownerId: user.id, ids: request.body.ids, expiresAt: now + TICKET_LIFETIME_MS });
+      return reply.code(201).send({ url: `/api/assets/archive/${ticket}`, count: found.length });
+    },
+  );
+
+  app.get<{ Params: { ticket: string } }>(
+    '/api/assets/archive/:ticket',
+    { schema: { params: ticketParams } },
+    async (request, reply) => {
+      const { user } = requireAuth(request, 'read');
+      const ticket = tickets.get(request.params.ticket);
+      if (!ticket || ticket.ownerId !== user.id || ticket.expiresAt <= Date.now())
+        throw new NookError('NOT_FOUND', 'this download link has expired; start the download again');
+      tickets.delete(request.params.ticket);
+      const { members, fileName } = await archiveOf(request, user.id, ticket.ids);
+      return sendArchive(reply, members, fileName);
     },
   );
 }

@@ -1,6 +1,6 @@
 // What can be done to a set of assets from the grid or the viewer, over the typed client; each returns what changed.
 import type { AssetSummary } from '@nook/api';
-import { describeError } from '../errors';
+import { UNREACHABLE, describeError } from '../errors';
 import { toasts } from '../toasts.svelte';
 import type { TrpcClient } from '../trpc';
 
@@ -52,34 +52,35 @@ export async function restore(client: TrpcClient, ids: readonly string[]): Promi
 /** As many originals as one zip may hold (the API's limit for a selection). */
 export const ARCHIVE_LIMIT = 1000;
 
+function follow(url: string, name?: string): void {
+  const link = document.createElement('a');
+  link.href = url;
+  if (name) link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
 /**
- * Saves originals through the browser's downloads: one as itself, several as one zip, posted as a
- * plain form so the browser streams it to disk with its own progress, however large.
+ * Saves originals through the browser's downloads: one as itself, several as one zip. For a zip the
+ * server first issues a ticket (so a refusal comes back here as an error to show), then the browser
+ * follows a plain link and streams the zip to disk with its own progress, however large.
  */
-export function download(assets: readonly Pick<AssetSummary, 'id' | 'originalUrl' | 'name'>[]): void {
+export async function download(
+  assets: readonly Pick<AssetSummary, 'id' | 'originalUrl' | 'name'>[],
+): Promise<void> {
   if (assets.length > ARCHIVE_LIMIT)
     throw new Error(`Download at most ${ARCHIVE_LIMIT} items at a time; ${assets.length} are selected.`);
-  if (assets.length === 1) {
-    const link = document.createElement('a');
-    link.href = assets[0]!.originalUrl;
-    link.download = assets[0]!.name;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    return;
-  }
-  const form = document.createElement('form');
-  form.method = 'POST';
-  form.action = '/api/assets/archive';
-  form.hidden = true;
-  for (const asset of assets) {
-    const field = document.createElement('input');
-    field.type = 'hidden';
-    field.name = 'ids';
-    field.value = asset.id;
-    form.append(field);
-  }
-  document.body.append(form);
-  form.submit();
-  form.remove();
+  if (assets.length === 1) return follow(assets[0]!.originalUrl, assets[0]!.name);
+  const response = await fetch('/api/assets/archive/tickets', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ids: assets.map((asset) => asset.id) }),
+  }).catch(() => {
+    throw new Error(UNREACHABLE);
+  });
+  const body = (await response.json().catch(() => null)) as { url?: string; message?: string } | null;
+  if (!response.ok || !body?.url)
+    throw new Error(body?.message ?? `The server answered ${response.status} ${response.statusText}.`);
+  follow(body.url);
 }
