@@ -12,40 +12,42 @@ import {
   type CameraRow,
 } from '../sql/hot-reads';
 import { VersionedCache, type ReadDb } from '../sql/read-db';
+import type { Asset } from './asset.entity';
 import type { TimelineFilters } from './timeline';
 
-/** All a client is told of one asset; the entity has these fields. */
-export interface AssetView {
-  id: string;
-  name: string;
-  kind: string;
-  mime: string;
-  size: number;
-  width: number | null;
-  height: number | null;
-  duration: number | null;
-  takenAt: Date;
-  takenAtSource: string;
-  timeZoneOffset: string | null;
-  createdAt: Date;
-  make: string | null;
-  model: string | null;
-  lens: string | null;
-  iso: number | null;
-  exposureTime: number | null;
-  fNumber: number | null;
-  focalLength: number | null;
-  latitude: number | null;
-  longitude: number | null;
-  videoCodec: string | null;
-  fps: number | null;
-  favorite: boolean;
-  description: string | null;
-  thumbhash: string | null;
-  status: string;
-  error: string | null;
-  sha256: string;
-}
+/** All a client is told of one asset. */
+export type AssetView = Pick<
+  Asset,
+  | 'id'
+  | 'name'
+  | 'kind'
+  | 'mime'
+  | 'size'
+  | 'width'
+  | 'height'
+  | 'duration'
+  | 'takenAt'
+  | 'takenAtSource'
+  | 'timeZoneOffset'
+  | 'createdAt'
+  | 'make'
+  | 'model'
+  | 'lens'
+  | 'iso'
+  | 'exposureTime'
+  | 'fNumber'
+  | 'focalLength'
+  | 'latitude'
+  | 'longitude'
+  | 'videoCodec'
+  | 'fps'
+  | 'favorite'
+  | 'description'
+  | 'thumbhash'
+  | 'status'
+  | 'error'
+  | 'sha256'
+>;
 
 /** A page of the grid: rows as read, turned into what clients see by the API's summary mapper. */
 export interface SummaryPage {
