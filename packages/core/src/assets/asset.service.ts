@@ -17,27 +17,26 @@ import { resolveOriginalPath } from './original-path';
 import { visibleTo } from './timeline';
 
 /** What the metadata job stores: dimensions, when and where, and with what it was taken. */
-export type AssetMetadata = Partial<
-  Pick<
-    Asset,
-    | 'width'
-    | 'height'
-    | 'duration'
-    | 'takenAtSource'
-    | 'timeZoneOffset'
-    | 'make'
-    | 'model'
-    | 'lens'
-    | 'iso'
-    | 'exposureTime'
-    | 'fNumber'
-    | 'focalLength'
-    | 'latitude'
-    | 'longitude'
-    | 'videoCodec'
-    | 'fps'
-  >
-> & { takenAt?: Date | null };
+/** What the metadata job learns of a file. */
+export type MetadataField =
+  | 'width'
+  | 'height'
+  | 'duration'
+  | 'takenAtSource'
+  | 'timeZoneOffset'
+  | 'make'
+  | 'model'
+  | 'lens'
+  | 'iso'
+  | 'exposureTime'
+  | 'fNumber'
+  | 'focalLength'
+  | 'latitude'
+  | 'longitude'
+  | 'videoCodec'
+  | 'fps';
+
+export type AssetMetadata = Partial<Pick<Asset, MetadataField>> & { takenAt?: Date | null };
 
 export interface UploadResult {
   asset: Asset;

@@ -13,34 +13,20 @@ import {
 } from '../sql/hot-reads';
 import { VersionedCache, type ReadDb } from '../sql/read-db';
 import type { Asset } from './asset.entity';
+import type { MetadataField } from './asset.service';
 import type { TimelineFilters } from './timeline';
 
 /** All a client is told of one asset. */
 export type AssetView = Pick<
   Asset,
+  | MetadataField
   | 'id'
   | 'name'
   | 'kind'
   | 'mime'
   | 'size'
-  | 'width'
-  | 'height'
-  | 'duration'
   | 'takenAt'
-  | 'takenAtSource'
-  | 'timeZoneOffset'
   | 'createdAt'
-  | 'make'
-  | 'model'
-  | 'lens'
-  | 'iso'
-  | 'exposureTime'
-  | 'fNumber'
-  | 'focalLength'
-  | 'latitude'
-  | 'longitude'
-  | 'videoCodec'
-  | 'fps'
   | 'favorite'
   | 'description'
   | 'thumbhash'
