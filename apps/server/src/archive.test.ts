@@ -14,4 +14,13 @@ describe('names in a zip', () => {
       'not included (2).txt',
     ]);
   });
+
+  it('makes names of paths, so nothing unpacks outside the folder', () => {
+    expect(uniqueNames(['../evil.jpg', 'C:\\x.jpg', 'a/b.jpg', '..'])).toEqual([
+      '.._evil.jpg',
+      'C__x.jpg',
+      'a_b.jpg',
+      '_',
+    ]);
+  });
 });

@@ -3,7 +3,7 @@
 // the browser shows real progress.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { PassThrough } from 'node:stream';
+import { Readable, type PassThrough } from 'node:stream';
 import { NookError } from '@nook/core';
 import { create as contentDisposition } from 'content-disposition';
 import type { FastifyReply } from 'fastify';
@@ -23,11 +23,13 @@ const MISSING_LIST = 'NOT INCLUDED.txt';
 
 /**
  * Names unique within the archive, ignoring case (it is unpacked onto Windows and macOS file
- * systems): a second IMG_0001.JPG becomes IMG_0001 (2).JPG.
+ * systems): a second IMG_0001.JPG becomes IMG_0001 (2).JPG; a\b.jpg becomes a_b.jpg.
  */
 export function uniqueNames(names: readonly string[]): string[] {
   const taken = new Set<string>([MISSING_LIST.toLowerCase()]);
-  return names.map((name) => {
+  return names.map((original) => {
+    // A name, never a path: no separators (zip readers treat a backslash as one too), no drive colon.
+    const name = original.replace(/[\\/:]/g, '_').replace(/^\.+$/, '_') || '_';
     const dot = name.lastIndexOf('.');
     const [stem, extension] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
     let candidate = name;
@@ -58,19 +60,31 @@ export async function sendArchive(
   if (present.length === 0) throw new NookError('NOT_FOUND', 'none of these originals is on disk');
 
   const zip = new ZipFile();
+  const output = zip.outputStream as PassThrough;
+  // yazl pipes what it is given without watching it: a read error must end the response here, and
+  // a response ended early (the download cancelled) must close the file being read.
+  let reading: Readable | null = null;
+  output.on('close', () => reading?.destroy());
   const names = uniqueNames(present.map((member) => member.name));
   present.forEach((member, index) => {
     zip.addReadStreamLazy(
       names[index]!,
       { size: member.size, mtime: member.takenAt, compress: false },
-      (done) => done(null, createReadStream(member.filePath, { highWaterMark: READ_CHUNK_BYTES })),
+      (done) => {
+        // Only the bytes counted up front: a file growing meanwhile would overrun Content-Length.
+        reading =
+          member.size === 0
+            ? Readable.from([])
+            : createReadStream(member.filePath, { end: member.size - 1, highWaterMark: READ_CHUNK_BYTES });
+        reading.on('error', (error) => output.destroy(error));
+        done(null, reading);
+      },
     );
   });
   if (missing.length > 0) {
     const text = `These files were not on disk when this archive was made:\n${missing.join('\n')}\n`;
     zip.addBuffer(Buffer.from(text), MISSING_LIST, { compress: false, mtime: new Date() });
   }
-  const output = zip.outputStream as PassThrough;
   zip.on('error', (error: Error) => {
     reply.log.warn({ err: error }, 'archive aborted: an original could not be read');
     output.destroy(error);

@@ -107,7 +107,9 @@ export const requestContext = fp(
     // Default deny: every /api route needs a signed-in caller unless it says it is public. Checked
     // before the body is read or validated, so a stranger learns nothing and uploads nothing.
     app.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/api/') && !request.routeOptions.config.public && !request.auth) {
+      // The route matched, not the raw URL: the router decodes %61pi as api.
+      const route = request.routeOptions.url ?? '';
+      if (route.startsWith('/api/') && !request.routeOptions.config.public && !request.auth) {
         throw new NookError('UNAUTHORIZED', 'sign in first');
       }
     });

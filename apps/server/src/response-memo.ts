@@ -5,6 +5,7 @@
 // JSON of a hundred rows. SQLite's data_version moves with every commit of any connection (server,
 // workers, CLI), so an answer kept under the version it was computed at is exact, never stale.
 import { gzipSync } from 'node:zlib';
+import { negotiate } from '@fastify/accept-negotiator';
 import { authStandsUntil, type ReadDb } from '@nook/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -17,7 +18,8 @@ import { SESSION_COOKIE } from './request-context';
 const memoizable = new Map<string, number>([
   ['assets.list', Infinity],
   ['assets.buckets', Infinity],
-  ['assets.cameras', Infinity],
+  // Its own cache may answer up to a minute behind (see LibraryReads.cameras); so may this.
+  ['assets.cameras', 60_000],
   ['assets.get', Infinity],
   ['search.query', Infinity],
   ['folders.list', Infinity],
@@ -29,6 +31,9 @@ const memoizable = new Map<string, number>([
 const MAX_BODY_CHARS = 1024 * 1024;
 /** All kept answers together: a few hundred timeline pages, a small share of a 2 GB Pi's memory. */
 const MAX_TOTAL_SIZE = 16 * 1024 * 1024;
+/** However small the answers, this many at most; and a URL longer than any page makes is not kept. */
+const MAX_ENTRIES = 5000;
+const MAX_URL_CHARS = 4096;
 
 interface Entry {
   version: number;
@@ -37,6 +42,7 @@ interface Entry {
   /** The credential authenticates unchanged until then (see authStandsUntil). */
   standsUntil: number;
   type: string;
+  vary: string;
   body: string;
   /**
    * The body gzipped, made at the first hit that accepts it: a timeline page shrinks ~5× (its
@@ -45,8 +51,9 @@ interface Entry {
   gzipped?: Buffer;
 }
 
-const sizeOf = (entry: Entry) => entry.body.length + (entry.gzipped?.length ?? 0);
-const acceptsGzip = (request: FastifyRequest) => /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
+const sizeOf = (key: string, entry: Entry) => key.length + entry.body.length + (entry.gzipped?.length ?? 0);
+const acceptsGzip = (request: FastifyRequest) =>
+  negotiate(request.headers['accept-encoding'] ?? '', ['gzip']) === 'gzip';
 
 interface Pending {
   key: string;
@@ -95,7 +102,7 @@ export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb
   let totalSize = 0;
   const forget = (key: string) => {
     const entry = entries.get(key);
-    if (entry) totalSize -= sizeOf(entry);
+    if (entry) totalSize -= sizeOf(key, entry);
     entries.delete(key);
   };
   app.decorateRequest('memo', null);
@@ -105,15 +112,16 @@ export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb
     const maxAgeMs = memoAgeOf(request.url);
     if (maxAgeMs === null) return;
     const credential = credentialOf(request);
-    if (credential === null) return;
-    const key = `${credential}\n${request.url}`;
+    if (credential === null || request.url.length > MAX_URL_CHARS) return;
+    // tRPC answers in another format (streamed JSON lines) when asked by this header.
+    const key = `${credential}\n${request.headers['trpc-accept'] ?? ''}\n${request.url}`;
     const version = readDb.version();
     const entry = entries.get(key);
     const now = Date.now();
     if (entry && entry.version === version && now - entry.at < entry.maxAgeMs && now < entry.standsUntil) {
       entries.delete(key);
       entries.set(key, entry);
-      reply.header('content-type', entry.type).header('vary', 'accept-encoding').header('x-nook-memo', 'hit');
+      reply.header('content-type', entry.type).header('vary', entry.vary).header('x-nook-memo', 'hit');
       if (!acceptsGzip(request)) return reply.send(entry.body);
       if (!entry.gzipped) {
         entry.gzipped = gzipSync(entry.body);
@@ -131,21 +139,27 @@ export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb
     if (reply.hasHeader('set-cookie')) return payload;
     // tRPC answers with a fetch Response; read once, it is sent as the text it holds.
     for (const [name, value] of payload.headers) reply.header(name, value);
+    const tRPCVary = payload.headers.get('vary');
+    const vary = tRPCVary ? `${tRPCVary}, accept-encoding` : 'accept-encoding';
     // As Fastify labels a text body itself, so a hit and a miss carry the same header.
     const type = `${(payload.headers.get('content-type') ?? 'application/json').split(';')[0]}; charset=utf-8`;
-    reply.header('content-type', type).header('vary', 'accept-encoding');
+    reply.header('content-type', type).header('vary', vary);
     const body = await payload.text();
     if (body.length <= MAX_BODY_CHARS) {
       forget(memo.key);
-      while (entries.size > 0 && totalSize + body.length > MAX_TOTAL_SIZE)
+      while (
+        entries.size > 0 &&
+        (totalSize + memo.key.length + body.length > MAX_TOTAL_SIZE || entries.size >= MAX_ENTRIES)
+      )
         forget(entries.keys().next().value!);
-      totalSize += body.length;
+      totalSize += memo.key.length + body.length;
       entries.set(memo.key, {
         version: memo.version,
         at: Date.now(),
         maxAgeMs: memo.maxAgeMs,
         standsUntil: authStandsUntil(request.auth),
         type,
+        vary,
         body,
       });
     }

@@ -32,6 +32,9 @@ const ticketParams = {
 
 /** Long enough for the browser to follow the link; a ticket is good for one download. */
 const TICKET_LIFETIME_MS = 2 * 60 * 1000;
+/** Each ticket holds up to 1000 ids; a household prepares a few downloads at a time. */
+const MAX_TICKETS_PER_USER = 20;
+const MAX_TICKETS = 200;
 
 export async function assetRoutes(
   app: FastifyInstance,
@@ -121,7 +124,7 @@ export async function assetRoutes(
     );
     const day = new Date().toISOString().slice(0, 10);
     const count = found.length === 1 ? '1 item' : `${found.length} items`;
-    return { members, fileName: `Nook ${day} (${count}).zip` };
+    return { members, ids: found.map((asset) => asset.id), fileName: `Nook ${day} (${count}).zip` };
   };
 
   /** A zip of many originals, streamed as it is written. */
@@ -139,19 +142,27 @@ export async function assetRoutes(
   // cannot be followed that way without leaving the page on an error. So the page asks for a
   // ticket (errors come back to it), then follows a plain link.
   const tickets = new Map<string, { ownerId: string; ids: string[]; expiresAt: number }>();
+  const forgetExpired = () => {
+    const now = Date.now();
+    for (const [key, ticket] of tickets) if (ticket.expiresAt <= now) tickets.delete(key);
+  };
 
   app.post<{ Body: { ids: string[] } }>(
     '/api/assets/archive/tickets',
     { schema: { body: archiveBody } },
     async (request, reply) => {
       const { user } = requireAuth(request, 'read');
-      const found = await service(request).findOwnedMany(request.body.ids, user.id);
-      if (found.length === 0) throw new NookError('NOT_FOUND', 'none of these assets exists');
-      const now = Date.now();
-      for (const [key, ticket] of tickets) if (ticket.expiresAt <= now) tickets.delete(key);
+      // Checked now, so the page hears of it: following a link to an error would leave the app.
+      const { members, ids } = await archiveOf(request, user.id, request.body.ids);
+      if (members.every((member) => member.filePath === null))
+        throw new NookError('NOT_FOUND', 'none of these originals is on disk');
+      forgetExpired();
+      const own = [...tickets.values()].filter((ticket) => ticket.ownerId === user.id).length;
+      if (own >= MAX_TICKETS_PER_USER || tickets.size >= MAX_TICKETS)
+        throw new NookError('TOO_MANY_REQUESTS', 'too many downloads are being prepared; try again shortly');
       const ticket = randomBytes(16).toString('hex');
-      tickets.set(ticket, { ownerId: user.id, ids: request.body.ids, expiresAt: now + TICKET_LIFETIME_MS });
-      return reply.code(201).send({ url: `/api/assets/archive/${ticket}`, count: found.length });
+      tickets.set(ticket, { ownerId: user.id, ids, expiresAt: Date.now() + TICKET_LIFETIME_MS });
+      return reply.code(201).send({ url: `/api/assets/archive/${ticket}`, count: ids.length });
     },
   );
 
@@ -164,6 +175,7 @@ export async function assetRoutes(
       if (!ticket || ticket.ownerId !== user.id || ticket.expiresAt <= Date.now())
         throw new NookError('NOT_FOUND', 'this download link has expired; start the download again');
       tickets.delete(request.params.ticket);
+      forgetExpired();
       const { members, fileName } = await archiveOf(request, user.id, ticket.ids);
       return sendArchive(reply, members, fileName);
     },
