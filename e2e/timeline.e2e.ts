@@ -211,6 +211,41 @@ describe('photo dashboard', () => {
     await toolbar.waitFor({ state: 'detached' });
   });
 
+  it('selects by a long press and a slide of the finger on a touch screen', async () => {
+    await page.locator('[data-asset-id]').first().waitFor();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 1 });
+    const centre = async (name: string) => {
+      const box = (await page.locator('[data-asset-id]', { hasText: name }).boundingBox())!;
+      return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+    };
+    const from = await centre('harbour.jpg');
+    const to = await centre('snow.jpg');
+    const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd', points: { x: number; y: number }[]) =>
+      cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points });
+    try {
+      await touch('touchStart', [from]);
+      await page.getByRole('status').filter({ hasText: '1 selected' }).waitFor();
+      for (let step = 1; step <= 6; step++)
+        await touch('touchMove', [
+          { x: from.x + ((to.x - from.x) * step) / 6, y: from.y + ((to.y - from.y) * step) / 6 },
+        ]);
+      await touch('touchEnd', []);
+      await page.getByRole('status').filter({ hasText: '3 selected' }).waitFor();
+      expect(await page.getByRole('dialog').count()).toBe(0);
+      // A quick tap while selecting toggles, it does not open the viewer.
+      const sunset = await centre('sunset.jpg');
+      await touch('touchStart', [sunset]);
+      await touch('touchEnd', []);
+      await page.getByRole('status').filter({ hasText: '4 selected' }).waitFor();
+      await shots('selection-touch');
+    } finally {
+      await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: false });
+    }
+    await page.keyboard.press('Escape');
+    await page.getByRole('toolbar', { name: 'Selected items' }).waitFor({ state: 'detached' });
+  });
+
   it('selects a range with shift-click and moves it to the trash, with undo', async () => {
     await page.locator('aside').getByRole('link', { name: 'Library' }).click();
     await page.locator('[data-asset-id]').first().waitFor();
