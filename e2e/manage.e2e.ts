@@ -112,7 +112,7 @@ describe('management pages', () => {
     expect(await group.textContent()).toContain('Family NAS');
     await shootBoth('duplicates');
 
-    await group.getByRole('button', { name: 'Move garden-copy.jpg in Family NAS to the trash' }).click();
+    await group.getByRole('button', { name: 'Move to trash: garden-copy.jpg in Family NAS' }).click();
     await page.getByText('in the trash.').waitFor();
     await expect.poll(() => group.textContent()).toContain('2 copies');
   });
@@ -132,7 +132,7 @@ describe('management pages', () => {
 
     // Into the trash again (from the duplicates page), then gone for good.
     await open('/duplicates', 'Duplicates');
-    await page.getByRole('button', { name: 'Move garden-copy.jpg in Family NAS to the trash' }).click();
+    await page.getByRole('button', { name: 'Move to trash: garden-copy.jpg in Family NAS' }).click();
     await page.getByText('in the trash.').waitFor();
     await open('/trash', 'Trash');
     await page.locator('li[data-item-id]').first().waitFor();
@@ -161,17 +161,21 @@ describe('management pages', () => {
     await picker.getByRole('button', { name: 'Add 3 photos' }).click();
     await picker.waitFor({ state: 'detached' });
     await page.getByText('3 photos added.').waitFor();
-    await expect.poll(() => page.locator('li[data-item-id]').count()).toBe(3);
+    const tiles = page.locator('[data-asset-id]');
+    await expect.poll(() => tiles.count()).toBe(3);
 
-    // Any photo that is not the cover yet becomes it.
-    const other = page
-      .locator('li[data-item-id]')
-      .filter({ hasNot: page.locator('.sub', { hasText: 'Cover' }) })
-      .first();
-    const otherName = (await other.locator('.name').textContent())!.trim();
-    await other.getByRole('button', { name: `Make ${otherName} the cover` }).click();
-    await page.getByText('Cover changed.').waitFor();
-    await page.locator('li[data-item-id]', { hasText: otherName }).getByText('Cover').waitFor();
+    // Any photo that is not the cover yet becomes it, from the selection bar.
+    const coverId = await page.locator('img.cover').getAttribute('data-cover-id');
+    const other = page.locator(`[data-asset-id]:not([data-asset-id="${coverId}"])`).first();
+    const otherId = (await other.getAttribute('data-asset-id'))!;
+    const otherName = (await other.locator('.tile').getAttribute('aria-label'))!.replace(/^Open /, '');
+    const toolbar = page.getByRole('toolbar', { name: 'Selected items' });
+    await page.getByRole('checkbox', { name: `Select ${otherName}` }).click();
+    await toolbar.getByRole('button', { name: 'Make cover' }).click();
+    await page.getByText(`${otherName} is the cover now.`).waitFor();
+    await expect.poll(() => page.locator('img.cover').getAttribute('data-cover-id')).toBe(otherId);
+    await page.keyboard.press('Escape');
+    await toolbar.waitFor({ state: 'detached' });
 
     await page.getByRole('button', { name: 'Rename' }).click();
     await page.getByLabel('Album name').fill('Summer 2026');
@@ -179,14 +183,14 @@ describe('management pages', () => {
     await page.getByRole('heading', { name: 'Summer 2026', exact: true }).waitFor();
 
     await page.getByRole('checkbox', { name: 'Select lake.jpg' }).click();
-    await page.getByRole('button', { name: 'Remove 1 from album' }).click();
+    await toolbar.getByRole('button', { name: 'Remove from album' }).click();
     await page.getByText('taken out of the album').waitFor();
-    await expect.poll(() => page.locator('li[data-item-id]').count()).toBe(2);
+    await expect.poll(() => tiles.count()).toBe(2);
     await page.getByText('2 items').waitFor();
     await shootBoth('album');
 
     // A photo of the album opens in the viewer, which moves through the album.
-    await page.getByRole('button', { name: `View ${otherName}` }).click();
+    await page.getByRole('button', { name: `Open ${otherName}` }).click();
     const viewer = page.getByRole('dialog', { name: otherName });
     await viewer.locator('img').first().waitFor();
     await shoot(page, 'manage-album-viewer-desktop', { viewport: wide });
