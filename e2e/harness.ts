@@ -1,8 +1,9 @@
 // What every browser test needs: its own `nook start` on a free port and data directory, Chromium, screenshots.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -133,7 +134,25 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Saves a screenshot of `page` as it looks in one color scheme and size; the page keeps that size. */
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * What axe finds against WCAG 2.1 A and AA on the page as it is now, one line per rule broken.
+ * Evaluated through the DevTools protocol, so the page's CSP (no inline scripts) stays as it is.
+ */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(`${axeSource};0`);
+  return page.evaluate(`axe
+    .run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+    .then((result) => result.violations.map((violation) =>
+      violation.id + ' (' + violation.impact + '): ' + violation.help + ' — ' +
+      violation.nodes.slice(0, 3).map((node) => node.target.join(' ')).join('; ')))`);
+}
+
+/**
+ * Saves a screenshot of `page` as it looks in one color scheme and size (the page keeps that size),
+ * and fails on anything axe finds there.
+ */
 export async function shoot(
   page: Page,
   name: string,
@@ -146,6 +165,9 @@ export async function shoot(
   await page.setViewportSize(viewport);
   await page.emulateMedia({ colorScheme: dark ? 'dark' : 'light' });
   await page.screenshot({ path: path.join(screenshots, `${name}.png`), animations: 'disabled', fullPage });
+  // Every page is checked for accessibility as it is shot, in each size and color scheme.
+  const problems = await accessibilityProblems(page);
+  if (problems.length) throw new Error(`accessibility problems on ${name}:\n  ${problems.join('\n  ')}`);
 }
 
 /** On a fresh Nook, `/` leads to setup; creates the administrator there and waits for the library. */
