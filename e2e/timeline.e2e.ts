@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { video } from '../test/media-files';
 import { unzip } from '../test/zip';
 import { admin, completeSetup, openMenu, phone, shoot, startSession, type E2eSession } from './harness';
 
@@ -307,6 +308,48 @@ describe('photo dashboard', () => {
       .waitFor({ timeout: 60_000 });
     await page.goto(url);
     await page.locator('[data-asset-id]', { hasText: 'dropped-elsewhere.jpg' }).waitFor({ timeout: 60_000 });
+  });
+
+  it('plays a video from any point over Range requests, and swipes on from it', async () => {
+    const clip = path.join(session.filesDir, 'beach-walk.mp4');
+    await video(clip, { codec: 'h264', width: 640, height: 360, seconds: 6 });
+    await dropFiles(page, [clip]);
+    await page
+      .locator('[data-asset-id][data-status="ready"]', { hasText: 'beach-walk.mp4' })
+      .waitFor({ timeout: 90_000 });
+    const partial: string[] = [];
+    page.on('response', (response) => {
+      if (response.url().includes('/original') && response.status() === 206)
+        partial.push(response.headers()['content-range'] ?? '');
+    });
+    await page.getByRole('button', { name: 'Open beach-walk.mp4' }).click();
+    const viewer = page.getByRole('dialog', { name: 'beach-walk.mp4' });
+    const player = viewer.locator('video');
+    await expect
+      .poll(() => player.evaluate((element) => (element as HTMLVideoElement).readyState), { timeout: 20_000 })
+      .toBeGreaterThanOrEqual(1);
+    await player.evaluate((element) => {
+      const clipElement = element as HTMLVideoElement;
+      clipElement.muted = true;
+      clipElement.currentTime = 4;
+    });
+    await expect
+      .poll(() => player.evaluate((element) => (element as HTMLVideoElement).currentTime))
+      .toBeGreaterThanOrEqual(4);
+    expect(partial.length).toBeGreaterThan(0);
+    expect(partial[0]).toMatch(/^bytes 0-\d+\/\d+$/);
+    await shots('viewer-video');
+
+    // A swipe across the picture (above the player's controls) moves to the next asset.
+    const box = (await player.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.3);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.3, { steps: 6 });
+    await page.mouse.up();
+    await viewer.waitFor({ state: 'detached' });
+    await page.getByRole('dialog').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
   });
 
   it('signs out', async () => {
