@@ -326,15 +326,17 @@ describe('photo dashboard', () => {
     const viewer = page.getByRole('dialog', { name: 'beach-walk.mp4' });
     const player = viewer.locator('video');
     await expect
-      .poll(() => player.evaluate((element) => (element as HTMLVideoElement).readyState), { timeout: 20_000 })
+      .poll(() => player.evaluate((element) => (element as unknown as { readyState: number }).readyState), {
+        timeout: 20_000,
+      })
       .toBeGreaterThanOrEqual(1);
     await player.evaluate((element) => {
-      const clipElement = element as HTMLVideoElement;
+      const clipElement = element as unknown as { muted: boolean; currentTime: number };
       clipElement.muted = true;
       clipElement.currentTime = 4;
     });
     await expect
-      .poll(() => player.evaluate((element) => (element as HTMLVideoElement).currentTime))
+      .poll(() => player.evaluate((element) => (element as unknown as { currentTime: number }).currentTime))
       .toBeGreaterThanOrEqual(4);
     expect(partial.length).toBeGreaterThan(0);
     expect(partial[0]).toMatch(/^bytes 0-\d+\/\d+$/);
