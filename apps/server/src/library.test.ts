@@ -196,6 +196,27 @@ describe('library API', () => {
     });
     expect(month.folders).toEqual([]);
     expect(month.files).toHaveLength(5);
+    // Pages of files by name, however many there are; the count says how many in all.
+    type FolderPage = { files: Item[]; fileCount: number; nextCursor: string | null };
+    const monthPath = `${year}/${String(new Date().getMonth() + 1).padStart(2, '0')}`;
+    const names: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const filePage: FolderPage = await admin.query<FolderPage>('folders.list', {
+        libraryId: library.id,
+        path: monthPath,
+        limit: 2,
+        cursor,
+      });
+      expect(filePage.fileCount).toBe(5);
+      names.push(...filePage.files.map((file) => file.name));
+      cursor = filePage.nextCursor;
+    } while (cursor);
+    expect(names).toEqual(month.files.map((file) => file.name));
+    expect(names).toEqual([...names].sort());
+    await expect(
+      admin.query('folders.list', { libraryId: library.id, path: monthPath, cursor: 'nonsense' }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(member.query('folders.list', { libraryId: library.id })).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });

@@ -6,9 +6,20 @@ import { toAssetDto } from './assets';
 
 export const foldersRouter = router({
   list: protectedProcedure
-    .input(z.object({ libraryId: z.uuid(), path: z.string().max(4096).default('') }))
+    .input(
+      z.object({
+        libraryId: z.uuid(),
+        path: z.string().max(4096).default(''),
+        limit: z.number().int().min(1).max(500).default(500),
+        /** From a page's nextCursor: the next files (subfolders come with the first page only). */
+        cursor: z.string().max(2000).nullish(),
+      }),
+    )
     .query(async ({ ctx, input }) => {
-      const listing = await new FolderService(ctx.em).list(ctx.user.id, input.libraryId, input.path);
+      const listing = await new FolderService(ctx.em).list(ctx.user.id, input.libraryId, input.path, {
+        limit: input.limit,
+        cursor: input.cursor,
+      });
       return {
         library: { id: listing.library.id, name: listing.library.name },
         path: listing.path,
@@ -19,6 +30,8 @@ export const foldersRouter = router({
           cover: folder.cover ? toAssetDto(folder.cover) : null,
         })),
         files: listing.files.map(toAssetDto),
+        fileCount: listing.fileCount,
+        nextCursor: listing.nextCursor,
       };
     }),
 });

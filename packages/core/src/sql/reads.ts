@@ -45,22 +45,42 @@ export async function duplicateGroups(
 }
 
 /** Ids of the live assets directly in the folder `prefix` (not in its sub-folders), by name. */
+/** Files directly in a folder (not in its subfolders), by name then id, from `after` on. */
 export async function folderFileIds(
   em: EntityManager,
   ownerId: string,
   libraryId: string,
   prefix: string,
   limit: number,
+  after: { name: string; id: string } | null = null,
 ) {
-  const start = prefix.length + 1;
-  const range = prefix ? 'and a.path >= ? and a.path < ?' : '';
+  const where = folderFilesWhere(prefix);
   const rows = await all<{ id: string }>(
     em,
-    `select a.id as id from assets a
-      where a.owner_id = ? and a.library_id = ? and a.deleted_at is null and a.offline_at is null ${range}
-        and instr(substr(a.path, ?), '/') = 0
-      order by a.name limit ?`,
-    [ownerId, libraryId, ...(prefix ? [prefix, prefixEnd(prefix)] : []), start, limit],
+    `select a.id as id from assets a where ${where.sql} ${after ? 'and (a.name, a.id) > (?, ?)' : ''}
+      order by a.name, a.id limit ?`,
+    [ownerId, libraryId, ...where.params, ...(after ? [after.name, after.id] : []), limit],
   );
   return rows.map((row) => row.id);
+}
+
+/** How many files sit directly in a folder. */
+export async function folderFileCount(em: EntityManager, ownerId: string, libraryId: string, prefix: string) {
+  const where = folderFilesWhere(prefix);
+  const [row] = await all<{ count: number }>(
+    em,
+    `select count(*) as count from assets a where ${where.sql}`,
+    [ownerId, libraryId, ...where.params],
+  );
+  return Number(row?.count ?? 0);
+}
+
+/** Live assets of an owner's library directly in the folder `prefix` ('' for the root). */
+function folderFilesWhere(prefix: string): { sql: string; params: unknown[] } {
+  const range = prefix ? 'and a.path >= ? and a.path < ?' : '';
+  return {
+    sql: `a.owner_id = ? and a.library_id = ? and a.deleted_at is null and a.offline_at is null ${range}
+        and instr(substr(a.path, ?), '/') = 0`,
+    params: [...(prefix ? [prefix, prefixEnd(prefix)] : []), prefix.length + 1],
+  };
 }
