@@ -14,7 +14,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 export const root = fileURLToPath(new URL('..', import.meta.url));
 export const screenshots = path.join(root, 'e2e', 'screenshots');
 export const phone = { width: 390, height: 844 };
-export const desktop = { width: 1280, height: 800 };
+export const desktop = { width: 1440, height: 900 };
 
 /** The administrator every test file creates through the setup page. */
 export const admin = { username: 'ada', displayName: 'Ada Admin', password: 'correct horse battery' };

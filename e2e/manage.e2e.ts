@@ -7,10 +7,9 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, completeSetup, phone, shoot, startSession, type E2eSession } from './harness';
+import { admin, completeSetup, desktop, phone, shoot, startSession, type E2eSession } from './harness';
 
 /** The sizes the issue asks every page to be looked at in. */
-const wide = { width: 1440, height: 900 };
 
 describe('management pages', () => {
   let session: E2eSession;
@@ -20,9 +19,9 @@ describe('management pages', () => {
 
   /** Desktop and phone, light; the page is left at the desktop size. */
   async function shootBoth(name: string): Promise<void> {
-    await shoot(page, `manage-${name}-desktop`, { viewport: wide, fullPage: true });
+    await shoot(page, `manage-${name}-desktop`, { viewport: desktop, fullPage: true });
     await shoot(page, `manage-${name}-phone`, { viewport: phone, fullPage: true });
-    await page.setViewportSize(wide);
+    await page.setViewportSize(desktop);
   }
 
   async function open(pathname: string, heading: string): Promise<void> {
@@ -50,7 +49,7 @@ describe('management pages', () => {
     page = session.page;
     url = session.nook.url;
     watched = await mkdtemp(path.join(tmpdir(), 'nook-e2e-watched-'));
-    await page.setViewportSize(wide);
+    await page.setViewportSize(desktop);
     await completeSetup(page, url);
     // Broken first: the worker retries it before giving up, and by the jobs test it has.
     await upload('broken.jpg', randomBytes(8192));
@@ -157,7 +156,7 @@ describe('management pages', () => {
     await picker.getByRole('checkbox', { name: 'Select sunset.jpg' }).click();
     await picker.getByRole('checkbox', { name: 'Select snow.jpg' }).click();
     await picker.getByRole('checkbox', { name: 'Select lake.jpg' }).click();
-    await shoot(page, 'manage-album-picker-desktop', { viewport: wide });
+    await shoot(page, 'manage-album-picker-desktop', { viewport: desktop });
     await picker.getByRole('button', { name: 'Add 3 photos' }).click();
     await picker.waitFor({ state: 'detached' });
     await page.getByText('3 photos added.').waitFor();
@@ -193,7 +192,7 @@ describe('management pages', () => {
     await page.getByRole('button', { name: `Open ${otherName}` }).click();
     const viewer = page.getByRole('dialog', { name: otherName });
     await viewer.locator('img').first().waitFor();
-    await shoot(page, 'manage-album-viewer-desktop', { viewport: wide });
+    await shoot(page, 'manage-album-viewer-desktop', { viewport: desktop });
     await viewer.getByRole('button', { name: 'Close' }).click();
     await viewer.waitFor({ state: 'detached' });
 
@@ -251,7 +250,7 @@ describe('management pages', () => {
     expect(await page.getByTestId('duplicate-copies').textContent()).not.toMatch(/^\s*0 B/);
     expect(await page.getByTestId('dedup-savings').textContent()).toMatch(/stored once/);
     await shootBoth('stats');
-    await shoot(page, 'manage-stats-dark', { viewport: wide, dark: true, fullPage: true });
+    await shoot(page, 'manage-stats-dark', { viewport: desktop, dark: true, fullPage: true });
     await page.emulateMedia({ colorScheme: 'light' });
 
     // A failed call shows its reason and a retry that recovers.
@@ -338,7 +337,7 @@ describe('management pages', () => {
       const nextRuns = page.getByTestId('next-runs').locator('li');
       await expect.poll(() => nextRuns.count()).toBe(5);
       for (const run of await nextRuns.allTextContents()) expect(run).toMatch(/4:30\s?AM/);
-      await shoot(page, 'manage-backups-form-desktop', { viewport: wide, fullPage: true });
+      await shoot(page, 'manage-backups-form-desktop', { viewport: desktop, fullPage: true });
       await page.getByRole('button', { name: 'Create schedule' }).click();
 
       const card = page.locator('li[data-schedule-id]', { hasText: 'USB disk' });

@@ -7,9 +7,16 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { video } from '../test/media-files';
 import { unzip } from '../test/zip';
-import { admin, completeSetup, openMenu, phone, shoot, startSession, type E2eSession } from './harness';
-
-const wide = { width: 1440, height: 900 };
+import {
+  admin,
+  completeSetup,
+  desktop,
+  openMenu,
+  phone,
+  shoot,
+  startSession,
+  type E2eSession,
+} from './harness';
 
 /** A JPEG with a camera and a date in its EXIF, so it lands in a known month of the timeline. */
 async function photo(file: string, color: string, taken: string, size = { width: 900, height: 600 }) {
@@ -54,9 +61,9 @@ describe('photo dashboard', () => {
 
   /** Both sizes the issue asks for, light at desktop size and dark on the phone. */
   async function shots(name: string): Promise<void> {
-    await shoot(page, `${name}-1440`, { viewport: wide });
+    await shoot(page, `${name}-1440`, { viewport: desktop });
     await shoot(page, `${name}-390`, { viewport: phone, dark: true });
-    await page.setViewportSize(wide);
+    await page.setViewportSize(desktop);
     await page.emulateMedia({ colorScheme: 'light' });
   }
 
@@ -64,7 +71,7 @@ describe('photo dashboard', () => {
     session = await startSession();
     page = session.page;
     url = session.nook.url;
-    await page.setViewportSize(wide);
+    await page.setViewportSize(desktop);
   });
 
   afterAll(async () => {
@@ -92,7 +99,7 @@ describe('photo dashboard', () => {
     await sheet.getByRole('link', { name: 'Settings' }).click();
     await page.waitForURL(`${url}/settings`);
     await sheet.waitFor({ state: 'hidden' });
-    await page.setViewportSize(wide);
+    await page.setViewportSize(desktop);
 
     // `?` lists the shortcuts of the page in view.
     await page.goto(url);
@@ -100,7 +107,7 @@ describe('photo dashboard', () => {
     await page.keyboard.press('?');
     const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
     await help.getByText('Show keyboard shortcuts').waitFor();
-    await shoot(page, 'shortcuts-1440', { viewport: wide });
+    await shoot(page, 'shortcuts-1440', { viewport: desktop });
     await page.keyboard.press('Escape');
     await help.waitFor({ state: 'detached' });
   });
