@@ -2,6 +2,8 @@
 import {
   AuthService,
   NookError,
+  authorize,
+  type Action,
   SESSION_LIFETIME_MS,
   type Authenticated,
   type ClientInfo,
@@ -9,7 +11,6 @@ import {
   type LoginThrottle,
   type MikroORM,
   type ReadDb,
-  type TokenScope,
 } from '@nook/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -24,6 +25,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Reachable without signing in (health, public share links). */
     public?: boolean;
+    /** What an /api route does, for `authorize`; `read` unless it says otherwise. */
+    access?: Action;
   }
 }
 
@@ -50,14 +53,14 @@ export function clearSessionCookie(request: FastifyRequest, reply: FastifyReply)
   });
 }
 
-/** The signed-in user, with an API token's scope checked (sessions may do what their role allows). */
-export function requireAuth(request: FastifyRequest, scope: TokenScope): Authenticated {
-  const auth = request.auth;
-  if (!auth) throw new NookError('UNAUTHORIZED', 'sign in first');
-  if (auth.apiToken && !auth.apiToken.scopes.includes(scope) && !auth.apiToken.scopes.includes('admin')) {
-    throw new NookError('FORBIDDEN', `this token lacks the ${scope} scope`);
-  }
-  return auth;
+/** The caller, when core's `authorize` lets them do this. */
+export function requireAuth(request: FastifyRequest, action: Exclude<Action, 'public'>): Authenticated {
+  return authorize(request.auth, action);
+}
+
+/** What a route needs of its caller: `public` routes say so, every other one declares or reads. */
+export function routeAccess(config: { public?: boolean; access?: Action }): Action {
+  return config.public ? 'public' : (config.access ?? 'read');
 }
 
 const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -104,14 +107,13 @@ export const requestContext = fp(
       }
     });
 
-    // Default deny: every /api route needs a signed-in caller unless it says it is public. Checked
-    // before the body is read or validated, so a stranger learns nothing and uploads nothing.
+    // Default deny: every /api route is authorized for what it declares (reading, unless it says
+    // otherwise). Checked before the body is read or validated, so a stranger learns nothing and
+    // uploads nothing; handlers that act on one caller's things ask `authorize` again with the target.
     app.addHook('onRequest', async (request) => {
       // The route matched, not the raw URL: the router decodes %61pi as api.
       const route = request.routeOptions.url ?? '';
-      if (route.startsWith('/api/') && !request.routeOptions.config.public && !request.auth) {
-        throw new NookError('UNAUTHORIZED', 'sign in first');
-      }
+      if (route.startsWith('/api/')) authorize(request.auth, routeAccess(request.routeOptions.config));
     });
   },
 );

@@ -1,5 +1,5 @@
 // The one tRPC instance and its guards. Errors reach clients as codes and messages, never stack traces.
-import { NookError, type TokenScope } from '@nook/core';
+import { NookError, authorize, type Action } from '@nook/core';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { Context } from './context';
 
@@ -20,6 +20,7 @@ const trpcCodes = {
   CONFLICT: 'CONFLICT',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const;
 
 /** Domain errors become tRPC errors with the same message; anything else stays an internal error. */
@@ -37,38 +38,24 @@ export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(domainErrors);
 
 /**
- * Signed in with a session (everything the role allows) or an API token (its scopes: `read` for
- * queries, `admin` for anything; a procedure may accept another scope for its mutation).
+ * A procedure guarded by core's `authorize`, the one place that decides who may do what: `query` is
+ * what its queries need, `mutation` what its mutations need.
  */
-function authed(mutationScope: TokenScope = 'admin') {
+function guarded(query: Action, mutation: Action) {
   return publicProcedure.use(({ ctx, type, next }) => {
-    if (!ctx.auth) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in first' });
-    const token = ctx.auth.apiToken;
-    if (token) {
-      const needed: TokenScope = type === 'query' ? 'read' : mutationScope;
-      if (!token.scopes.includes(needed) && !token.scopes.includes('admin')) {
-        throw new TRPCError({ code: 'FORBIDDEN', message: `this token lacks the ${needed} scope` });
-      }
-    }
-    return next({ ctx: { ...ctx, auth: ctx.auth, user: ctx.auth.user } });
+    const auth = authorize(ctx.auth, type === 'query' ? query : mutation);
+    return next({ ctx: { ...ctx, auth, user: auth.user } });
   });
 }
 
-export const protectedProcedure = authed();
-export const uploadProcedure = authed('upload');
+/** One's own things: sessions do what their role allows; tokens read with `read`, change with `admin`. */
+export const protectedProcedure = guarded('read', 'write');
+/** Like protectedProcedure, but an `upload` token may call its mutations. */
+export const uploadProcedure = guarded('read', 'upload');
 
 /** Sessions only: managing credentials with a credential would let a stolen token mint more. */
-export const sessionProcedure = protectedProcedure.use(({ ctx, next }) => {
-  if (!ctx.auth.session)
-    throw new TRPCError({
-      code: 'FORBIDDEN',
-      message: 'this needs a signed-in browser session, not an API token',
-    });
-  return next({ ctx: { ...ctx, session: ctx.auth.session } });
-});
+export const sessionProcedure = guarded('credentials', 'credentials').use(({ ctx, next }) =>
+  next({ ctx: { ...ctx, session: ctx.auth.session! } }),
+);
 
-export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
-  if (ctx.user.role !== 'admin')
-    throw new TRPCError({ code: 'FORBIDDEN', message: 'only administrators can do this' });
-  return next();
-});
+export const adminProcedure = guarded('administer.read', 'administer');

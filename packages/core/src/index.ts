@@ -22,6 +22,7 @@ export {
   type SignedIn,
 } from './auth/auth.service';
 export { LoginThrottle } from './auth/login-throttle';
+export { authorize, isAdministrator, mayReach, ownerScope, type Action, type Owned } from './auth/access';
 export { Session } from './auth/session.entity';
 export { ApiToken, tokenScopes, type TokenScope } from './auth/api-token.entity';
 export { AuditService } from './audit/audit.service';
