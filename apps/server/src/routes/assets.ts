@@ -1,7 +1,15 @@
 // Asset routes for signed-in users: multipart upload, originals, thumbnails.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { AssetService, NookError, TooLargeError, UserService, receiveToTemp, type Asset } from '@nook/core';
+import {
+  AssetService,
+  NookError,
+  TooLargeError,
+  UserService,
+  receiveToTemp,
+  uploadReservations,
+  type Asset,
+} from '@nook/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sendArchive } from '../archive';
 import type { ServerDeps } from '../deps';
@@ -30,6 +38,19 @@ const ticketParams = {
   properties: { ticket: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
 } as const;
 
+/**
+ * The multipart parser (busboy) reports a body it cannot parse — no boundary, a body cut short, a
+ * broken part header — as plain errors; file-system errors carry a syscall, ours are NookErrors.
+ */
+function isMalformedMultipart(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    !(error instanceof NookError) &&
+    !('syscall' in error) &&
+    /multipart|boundary|part header|unexpected end/i.test(error.message)
+  );
+}
+
 /** Long enough for the browser to follow the link; a ticket is good for one download. */
 const TICKET_LIFETIME_MS = 2 * 60 * 1000;
 /** Each ticket holds up to 1000 ids; a household prepares a few downloads at a time. */
@@ -54,30 +75,44 @@ export async function assetRoutes(
     return { asset, assets };
   };
 
-  app.post('/api/assets', async (request, reply) => {
+  app.post('/api/assets', { config: { access: 'upload' } }, async (request, reply) => {
     const { user } = requireAuth(request, 'upload');
     if (!request.isMultipart()) {
       throw new NookError('BAD_REQUEST', 'expected a multipart/form-data body with one or more files');
     }
     const assets = service(request);
     const users = new UserService(request.em);
-    if (user.quotaBytes !== null && (await users.usedBytes(user.id)) >= user.quotaBytes) {
-      throw new NookError('PAYLOAD_TOO_LARGE', `storage quota of ${user.quotaBytes} bytes is used up`);
-    }
-    const library = await users.uploadLibraryOf(user);
+    const reservation = await uploadReservations.open(user.id, user.quotaBytes, () =>
+      users.usedBytes(user.id),
+    );
     const uploaded: UploadedItem[] = [];
     let current = '';
     try {
+      // Room for not even one byte: refused before the body is read.
+      reservation.check(1, () => `storage quota of ${user.quotaBytes} bytes is used up`);
+      const library = await users.uploadLibraryOf(user);
+      // A part's size is known only once it has arrived, so its bytes are reserved as they come.
+      const reserve = (bytes: number) =>
+        reservation.grow(
+          bytes,
+          ({ stored, others, held }) =>
+            `storage quota exceeded: ${stored} of ${user.quotaBytes} bytes used` +
+            (others ? `, ${others} in other uploads under way` : '') +
+            `; ${current} passed it at ${held} bytes`,
+        );
       for await (const part of request.parts({ limits: { fileSize: maxUploadBytes } })) {
         if (part.type !== 'file') continue;
         current = part.filename || 'upload';
-        const received = await receiveToTemp(part.file, dataDir.tmp, maxUploadBytes);
+        const received = await receiveToTemp(part.file, dataDir.tmp, maxUploadBytes, reserve);
         // At the limit busboy ends the stream early and only flags it, so the file is cut, not whole.
         if (part.file.truncated) {
           await rm(received.tempPath, { force: true });
           throw new TooLargeError(maxUploadBytes);
         }
-        const { asset, duplicate } = await assets.ingestUpload(user, library, received, current);
+        const { asset, duplicate, restored } = await assets.ingestUpload(user, library, received, current);
+        // A duplicate stores nothing; a restored original was counted all along.
+        if (duplicate || restored) reservation.release(received.size);
+        else reservation.settle(received.size);
         uploaded.push({ id: asset.id, sha256: asset.sha256, duplicate, name: asset.name, size: asset.size });
       }
     } catch (error) {
@@ -87,7 +122,15 @@ export async function assetRoutes(
           `${current} is larger than the upload limit of ${maxUploadBytes} bytes`,
         );
       }
+      if (isMalformedMultipart(error)) {
+        throw new NookError(
+          'BAD_REQUEST',
+          `the upload is not valid multipart/form-data: ${(error as Error).message}`,
+        );
+      }
       throw error;
+    } finally {
+      reservation.close();
     }
     if (uploaded.length === 0) throw new NookError('BAD_REQUEST', 'the request contained no files');
     return reply.code(201).send(uploaded);

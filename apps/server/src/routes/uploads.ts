@@ -9,6 +9,7 @@ import {
   UserService,
   hashFile,
   httpStatusOf,
+  uploadReservations,
   type EntityManager,
   type User,
 } from '@nook/core';
@@ -21,6 +22,7 @@ import {
   checksumAlgorithms,
   type ChecksumAlgorithm,
   type ExpectedChecksum,
+  type UploadQuota,
 } from '../tus/upload-store';
 
 export const UPLOADS_PATH = '/api/uploads';
@@ -32,6 +34,8 @@ interface UploadContext {
   user: User;
   em: EntityManager;
   checksum: ExpectedChecksum | undefined;
+  /** Requests that bring or announce bytes (POST, PATCH) hold a reservation on the quota. */
+  quota: UploadQuota | undefined;
 }
 
 interface TusError {
@@ -73,6 +77,7 @@ export async function uploadRoutes(
   const store = new NookUploadStore(
     { directory: path.join(dataDir.tmp, 'tus'), expirationPeriodInMilliseconds: uploadExpiryMs },
     () => requests.getStore()?.checksum,
+    () => requests.getStore()?.quota,
   );
 
   /** Domain errors keep their status and message; anything else is logged and answered plainly. */
@@ -84,25 +89,42 @@ export async function uploadRoutes(
     return { status_code: 500, body: 'Something went wrong on the server.\n' };
   };
 
-  /** Uploads still on their way count too: many open ones could otherwise outgrow the quota together. */
-  const checkQuota = async (user: User, size: number | undefined) => {
-    if (user.quotaBytes === null) return;
-    const stored = await new UserService(context().em).usedBytes(user.id);
-    const pending = await store.pendingBytes(user.id);
-    const used = stored + pending;
-    if (used + (size ?? 0) > user.quotaBytes || used >= user.quotaBytes) {
-      throw new NookError(
-        'PAYLOAD_TOO_LARGE',
-        `storage quota exceeded: ${stored} of ${user.quotaBytes} bytes used` +
+  /**
+   * Opens the request's hold on the quota. Unfinished uploads count as if stored (their announced
+   * length, or what a deferred-length one has written): read from disk before the database, so an
+   * upload finishing meanwhile (row inserted, then its parts removed) is counted at least once.
+   */
+  const openQuota = async (user: User, em: EntityManager): Promise<UploadQuota> => {
+    let stored = 0;
+    const reservation = await uploadReservations.open(user.id, user.quotaBytes, async () => {
+      const pending = await store.pendingBytes(user.id);
+      stored = await new UserService(em).usedBytes(user.id);
+      return pending + stored;
+    });
+    return {
+      reservation,
+      describe: ({ stored: counted, others, held }) => {
+        const pending = counted - stored + others;
+        return (
+          `storage quota exceeded: ${stored} of ${user.quotaBytes} bytes used` +
           (pending ? `, ${pending} in unfinished uploads` : '') +
-          (size === undefined ? '' : `, this file needs ${size}`),
-      );
-    }
+          `, this upload needs ${held}`
+        );
+      },
+    };
+  };
+
+  /** At creation: an announced length is reserved whole; a deferred one needs room for its first byte. */
+  const reserveAtCreation = (size: number | undefined) => {
+    const { quota } = context();
+    if (!quota) return;
+    if (size === undefined) quota.reservation.check(1, quota.describe);
+    else quota.reservation.grow(size, quota.describe);
   };
 
   /** Hash (unless it was hashed on the way in), dedup, link into the library, queue its metadata job. */
   const finish = async (upload: Upload) => {
-    const { user, em } = context();
+    const { user, em, quota } = context();
     const size = upload.size ?? upload.offset;
     const storedPath = upload.storage!.path;
     const sha256 = store.takeSha256(upload.id, size) ?? (await hashFile(storedPath)).sha256;
@@ -112,12 +134,14 @@ export async function uploadRoutes(
     await link(storedPath, tempPath);
     try {
       const users = new UserService(em);
-      const { asset, duplicate } = await new AssetService(em, dataDir, queue).ingestUpload(
+      const { asset, duplicate, restored } = await new AssetService(em, dataDir, queue).ingestUpload(
         user,
         await users.uploadLibraryOf(user),
         { tempPath, sha256, size },
         upload.metadata?.filename ?? upload.metadata?.name ?? 'upload',
       );
+      // What this request reserved is not stored after all when nothing new was.
+      if (duplicate || restored) quota?.reservation.release(size);
       return {
         headers: {
           'Nook-Asset-Id': asset.id,
@@ -146,7 +170,7 @@ export async function uploadRoutes(
     namingFunction: () => `${context().user.id}.${randomBytes(16).toString('hex')}`,
     onUploadCreate: async (_request, upload) => {
       try {
-        await checkQuota(context().user, upload.size);
+        reserveAtCreation(upload.size);
       } catch (error) {
         throw toTusError(error);
       }
@@ -183,18 +207,34 @@ export async function uploadRoutes(
       throw new NookError('NOT_FOUND', 'upload not found');
     request.raw.url = id === undefined ? UPLOADS_PATH : `${UPLOADS_PATH}/${id}`;
     const checksum = parseChecksum(request.headers['upload-checksum']);
+    const quota =
+      request.method === 'POST' || request.method === 'PATCH' ? await openQuota(user, request.em) : undefined;
     reply.hijack();
     if (request.method === 'OPTIONS')
       reply.raw.setHeader('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
     try {
-      await requests.run({ user, em: request.em, checksum }, () => tus.handle(request.raw, reply.raw));
+      await requests.run({ user, em: request.em, checksum, quota }, () => tus.handle(request.raw, reply.raw));
+      // What was reserved now lies in tus's store or in the library, where the next measure counts it.
+      if (reply.raw.statusCode < 300) quota?.reservation.settle();
     } catch (error) {
       // Past hijack() Fastify no longer answers for us: a failure must still end the response.
       log.error({ err: error }, 'tus request failed');
       if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'text/plain' });
       reply.raw.end();
+    } finally {
+      quota?.reservation.close();
     }
   };
-  app.route({ method: ['POST', 'OPTIONS'], url: UPLOADS_PATH, handler: handle });
-  app.route({ method: ['HEAD', 'PATCH', 'DELETE', 'OPTIONS'], url: `${UPLOADS_PATH}/:id`, handler: handle });
+  app.route({
+    method: ['POST', 'OPTIONS'],
+    url: UPLOADS_PATH,
+    config: { access: 'upload' },
+    handler: handle,
+  });
+  app.route({
+    method: ['HEAD', 'PATCH', 'DELETE', 'OPTIONS'],
+    url: `${UPLOADS_PATH}/:id`,
+    config: { access: 'upload' },
+    handler: handle,
+  });
 }

@@ -1,9 +1,10 @@
 // The tus data store: @tus/file-store under <data>/tmp/tus, plus the checksum extension and a running SHA-256.
 import { createHash, type Hash } from 'node:crypto';
-import { readFile, readdir, truncate } from 'node:fs/promises';
+import { readFile, readdir, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
+import type { QuotaMessage, QuotaReservation } from '@nook/core';
 
 /** `Tus-Checksum-Algorithm`: sha1 is the one the protocol requires, sha256 the one Nook prefers. */
 export const checksumAlgorithms = ['sha256', 'sha1', 'md5'] as const;
@@ -23,6 +24,17 @@ interface RunningHash {
   offset: number;
 }
 
+/** The current request's hold on its user's quota, and how to word a refusal. */
+export interface UploadQuota {
+  reservation: QuotaReservation;
+  describe: QuotaMessage;
+}
+
+const quotaRefusal = (error: unknown) => ({
+  status_code: 413,
+  body: `${(error as Error).message}\n`,
+});
+
 export class NookUploadStore extends FileStore {
   private readonly running = new Map<string, RunningHash>();
 
@@ -30,6 +42,8 @@ export class NookUploadStore extends FileStore {
     options: { directory: string; expirationPeriodInMilliseconds: number },
     /** The current request's Upload-Checksum; the route keeps it in async-local storage. */
     private readonly expectedChecksum: () => ExpectedChecksum | undefined,
+    /** The current request's quota reservation, likewise. */
+    private readonly quota: () => UploadQuota | undefined,
   ) {
     super(options);
     this.extensions = [...this.extensions, 'checksum'];
@@ -41,6 +55,11 @@ export class NookUploadStore extends FileStore {
    */
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
     const expected = this.expectedChecksum();
+    // An upload of announced length was counted whole at creation; one of deferred length is
+    // counted by what it has written, so each of its chunks must find room as it arrives.
+    const quota = this.quota();
+    const metered = quota && (await this.getUpload(id)).size === undefined ? quota : undefined;
+    let refused: unknown;
     let running = this.running.get(id);
     if (running?.offset !== offset)
       running = offset === 0 ? { hash: createHash('sha256'), offset } : undefined;
@@ -50,6 +69,13 @@ export class NookUploadStore extends FileStore {
     let received = 0;
     const tap = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
+        try {
+          metered?.reservation.grow(chunk.length, metered.describe);
+        } catch (error) {
+          refused = error;
+          callback(error as Error);
+          return;
+        }
         running?.hash.update(chunk);
         chunkHash?.update(chunk);
         received += chunk.length;
@@ -57,7 +83,15 @@ export class NookUploadStore extends FileStore {
       },
     });
     readable.on('error', (error) => tap.destroy(error));
-    const newOffset = await super.write(readable.pipe(tap), id, offset);
+    let newOffset: number;
+    try {
+      newOffset = await super.write(readable.pipe(tap), id, offset);
+    } catch (error) {
+      if (!refused) throw error;
+      // Nothing of a refused request stays: the upload is where it was before it.
+      await truncate(this.resolvePath(id), offset);
+      throw quotaRefusal(refused);
+    }
     if (chunkHash && chunkHash.digest('base64') !== expected!.digest) {
       await truncate(this.resolvePath(id), offset);
       if (running && before) this.running.set(id, { hash: before, offset });
@@ -75,15 +109,41 @@ export class NookUploadStore extends FileStore {
     return running?.offset === size ? running.hash.digest('hex') : null;
   }
 
-  /** Bytes this user's unfinished uploads have announced: they count against the quota as if stored. */
+  /**
+   * A deferred length, once declared, must fit too: it counts whole from now on, like one
+   * announced at creation.
+   */
+  override async declareUploadLength(id: string, length: number): Promise<void> {
+    const quota = this.quota();
+    if (quota) {
+      const { offset } = await this.getUpload(id);
+      try {
+        quota.reservation.grow(length - offset, quota.describe);
+      } catch (error) {
+        throw quotaRefusal(error);
+      }
+    }
+    await super.declareUploadLength(id, length);
+  }
+
+  /**
+   * Bytes this user's unfinished uploads count against the quota as if stored: the announced length,
+   * or, while the length is deferred, what has been written.
+   */
   async pendingBytes(userId: string): Promise<number> {
     let total = 0;
     for (const name of await readdir(this.directory).catch(() => [] as string[])) {
       if (!name.startsWith(`${userId}.`) || !name.endsWith('.json')) continue;
       const info = await readFile(path.join(this.directory, name), 'utf8')
-        .then((text) => JSON.parse(text) as { size?: number; offset?: number })
+        .then((text) => JSON.parse(text) as { size?: number })
         .catch(() => null);
-      total += info?.size ?? info?.offset ?? 0;
+      if (!info) continue;
+      total +=
+        info.size ??
+        (await stat(path.join(this.directory, name.slice(0, -'.json'.length))).then(
+          (file) => file.size,
+          () => 0,
+        ));
     }
     return total;
   }

@@ -1,5 +1,5 @@
 // Assets: taking in uploaded files, editing them, finding files on disk.
-import { access, link, mkdir, rm, unlink } from 'node:fs/promises';
+import { access, link, mkdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
 import { NookError } from '../errors';
@@ -9,14 +9,12 @@ import type { DataDir } from '../storage/data-dir';
 import type { ReceivedFile } from '../storage/receive';
 import type { User } from '../users/user.entity';
 import { recordUploadSavingSql } from '../sql/totals';
-import { UserService } from '../users/user.service';
 import { Asset } from './asset.entity';
 import { safeFileName, withSuffix } from './file-name';
 import { detectMediaType } from './media-type';
 import { resolveOriginalPath } from './original-path';
 import { visibleTo } from './timeline';
 
-/** What the metadata job stores: dimensions, when and where, and with what it was taken. */
 /** What the metadata job learns of a file. */
 export type MetadataField =
   | 'width'
@@ -38,10 +36,21 @@ export type MetadataField =
 
 export type AssetMetadata = Partial<Pick<Asset, MetadataField>> & { takenAt?: Date | null };
 
+/** Uploads land in <yyyy>/<mm> of the day they arrive. */
+const monthFolder = (date: Date) => `${date.getFullYear()}/${String(date.getMonth() + 1).padStart(2, '0')}`;
+
 export interface UploadResult {
   asset: Asset;
   duplicate: boolean;
+  /**
+   * The upload put back the original of an asset the user already had, whose file was gone: the
+   * row was already counted as stored, so the upload adds no bytes.
+   */
+  restored: boolean;
 }
+
+/** Stats of originals at a time, so a batch of 1000 hashes does not queue 1000 at once. */
+const CHECK_CONCURRENCY = 16;
 
 export class AssetService {
   constructor(
@@ -51,9 +60,12 @@ export class AssetService {
   ) {}
 
   /**
-   * Files an uploaded temp file: the same content already in the user's library answers as a
-   * duplicate and leaves nothing behind; otherwise the file is linked into
-   * library/<user>/<yyyy>/<mm>/ under a free name, recorded, and queued for thumbnails.
+   * Files an uploaded temp file into the user's uploads library. It is a duplicate only of a live
+   * asset of that same library whose original is on disk, whole: a copy in a watched folder can
+   * leave at any time, so it never stands in for an upload. An asset of that library whose original
+   * is gone gets these bytes back (same row: its albums, favorite and description stay). Otherwise
+   * the file is linked into library/<user>/<yyyy>/<mm>/ under a free name, recorded, and queued.
+   * Quotas are the caller's: the upload routes reserve the bytes while they arrive.
    */
   async ingestUpload(
     user: User,
@@ -61,30 +73,29 @@ export class AssetService {
     received: ReceivedFile,
     clientName: string,
   ): Promise<UploadResult> {
-    const existing = await this.em.findOne(
+    const copies = await this.em.find(
       Asset,
-      { owner: user, sha256: received.sha256, deletedAt: null },
-      { orderBy: { createdAt: 'asc' } },
+      { owner: user, library, sha256: received.sha256, deletedAt: null },
+      { populate: ['library'], orderBy: { createdAt: 'asc', id: 'asc' } },
     );
-    if (existing) {
+    for (const copy of copies) {
+      if (!(await this.originalIntact(copy))) continue;
       await rm(received.tempPath, { force: true });
       await this.em.getConnection().execute(recordUploadSavingSql, [user.id, received.size]);
-      return { asset: existing, duplicate: true };
-    }
-    if (user.quotaBytes !== null) {
-      const used = await new UserService(this.em).usedBytes(user.id);
-      if (used + received.size > user.quotaBytes) {
-        await rm(received.tempPath, { force: true });
-        throw new NookError(
-          'PAYLOAD_TOO_LARGE',
-          `storage quota exceeded: ${used} of ${user.quotaBytes} bytes used, this file needs ${received.size}`,
-        );
-      }
+      return { asset: copy, duplicate: true, restored: false };
     }
 
-    const now = new Date();
-    const folder = `${now.getFullYear()}/${String(now.getMonth() + 1).padStart(2, '0')}`;
     const libraryRoot = this.dataDir.resolveLibraryRoot(library.rootPath);
+    const lost = copies[0];
+    if (lost)
+      return {
+        asset: await this.restoreOriginal(lost, libraryRoot, received),
+        duplicate: false,
+        restored: true,
+      };
+
+    const now = new Date();
+    const folder = monthFolder(now);
     await mkdir(path.join(libraryRoot, folder), { recursive: true });
     const mediaType = await detectMediaType(received.tempPath, clientName);
     const baseName = safeFileName(clientName);
@@ -116,18 +127,87 @@ export class AssetService {
     }
     await unlink(received.tempPath);
     if (asset.kind !== 'other') await this.queue.enqueue('metadata', { assetId: asset.id }, asset.id);
-    return { asset, duplicate: false };
+    return { asset, duplicate: false, restored: false };
   }
 
-  /** Which of these hashes the user already has: exactly the ones ingestUpload would answer as duplicates. */
+  /**
+   * Puts the uploaded bytes back as `asset`'s original: in its old folder, under its old file name
+   * unless something else now holds that name (never overwritten), then runs the pipeline again.
+   */
+  private async restoreOriginal(asset: Asset, libraryRoot: string, received: ReceivedFile): Promise<Asset> {
+    let folder = path.posix.dirname(asset.path);
+    const inside = path.resolve(libraryRoot, folder).startsWith(libraryRoot + path.sep);
+    if (!inside || folder === '.') folder = monthFolder(new Date());
+    await mkdir(path.join(libraryRoot, folder), { recursive: true });
+    const { relativePath } = await this.linkUnderFreeName(
+      received.tempPath,
+      libraryRoot,
+      folder,
+      safeFileName(path.posix.basename(asset.path)),
+    );
+    const previous = {
+      path: asset.path,
+      size: asset.size,
+      mtime: asset.mtime,
+      status: asset.status,
+      error: asset.error,
+    };
+    asset.path = relativePath;
+    asset.size = received.size;
+    asset.mtime = new Date();
+    asset.status = asset.kind === 'other' ? 'ready' : 'pending';
+    asset.error = null;
+    try {
+      await this.em.flush();
+    } catch (error) {
+      Object.assign(asset, previous);
+      await rm(path.join(libraryRoot, relativePath), { force: true });
+      throw error;
+    }
+    await unlink(received.tempPath);
+    if (asset.kind !== 'other') await this.queue.enqueue('metadata', { assetId: asset.id }, asset.id);
+    return asset;
+  }
+
+  /**
+   * The original is where the row says, inside its library, with the recorded size. Any failure to
+   * tell counts as missing: the worst that follows is that the bytes are stored again.
+   */
+  async originalIntact(asset: Asset): Promise<boolean> {
+    try {
+      const file = await resolveOriginalPath(this.dataDir, asset);
+      return (await stat(file)).size === asset.size;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Which of these hashes the user already has: exactly the ones ingestUpload would answer as
+   * duplicates (live in their uploads library, original on disk), so an uploader skips nothing
+   * whose stored copy is gone.
+   */
   async existingHashes(ownerId: string, hashes: string[]): Promise<string[]> {
     if (hashes.length === 0) return [];
-    const rows = await this.em
-      .createQueryBuilder(Asset, 'a')
-      .select('a.sha256', true)
-      .where({ owner: ownerId, sha256: { $in: [...new Set(hashes)] }, deletedAt: null })
-      .execute<{ sha256: string }[]>('all');
-    return rows.map((row) => row.sha256);
+    const candidates = await this.em.find(
+      Asset,
+      {
+        owner: ownerId,
+        library: { owner: ownerId, type: 'upload' },
+        sha256: { $in: [...new Set(hashes)] },
+        deletedAt: null,
+      },
+      { populate: ['library'] },
+    );
+    const found = new Set<string>();
+    for (let start = 0; start < candidates.length; start += CHECK_CONCURRENCY) {
+      await Promise.all(
+        candidates.slice(start, start + CHECK_CONCURRENCY).map(async (asset) => {
+          if (!found.has(asset.sha256) && (await this.originalIntact(asset))) found.add(asset.sha256);
+        }),
+      );
+    }
+    return [...found];
   }
 
   /** link(2) refuses to replace an existing file, so two uploads of the same name never clobber. */

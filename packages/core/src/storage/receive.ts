@@ -20,10 +20,15 @@ export class TooLargeError extends Error {
   }
 }
 
+/**
+ * Streams `source` into a new temp file. `reserve` is told of each chunk before it is written and
+ * may refuse it by throwing (a quota): the stream then fails and the partial file is removed.
+ */
 export async function receiveToTemp(
   source: Readable,
   tmpDir: string,
   maxBytes = Infinity,
+  reserve?: (bytes: number) => void,
 ): Promise<ReceivedFile> {
   const tempPath = path.join(tmpDir, `${randomUUID()}.part`);
   const hash = createHash('sha256');
@@ -33,6 +38,12 @@ export async function receiveToTemp(
       size += chunk.length;
       if (size > maxBytes) {
         callback(new TooLargeError(maxBytes));
+        return;
+      }
+      try {
+        reserve?.(chunk.length);
+      } catch (error) {
+        callback(error as Error);
         return;
       }
       hash.update(chunk);
