@@ -73,6 +73,12 @@ export { resolveOriginalPath } from './assets/original-path';
 export { DataDir, type DerivedVariant } from './storage/data-dir';
 export { receiveToTemp, TooLargeError, type ReceivedFile } from './storage/receive';
 export {
+  QuotaReservation,
+  UploadReservations,
+  uploadReservations,
+  type QuotaMessage,
+} from './storage/quota';
+export {
   JobQueue,
   type JobContext,
   type JobHandler,
