@@ -16,6 +16,7 @@ import { shareRoutes } from './routes/shares';
 import { uploadRoutes } from './routes/uploads';
 import { webRoutes } from './routes/web';
 import { securityHeaders } from './security';
+import { limitTrpcBatches, trpcResponseMeta } from './trpc-http';
 
 export interface RegisteredRoute {
   method: string;
@@ -52,6 +53,8 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const throttle = new LoginThrottle();
+  // Share-link unlocks back off on their own: a wrong share password never delays a sign-in.
+  const shareThrottle = new LoginThrottle();
   // The hot reads (sessions, timeline, buckets, search, stats) use their own read-only connection.
   const readDb = new ReadDb(deps.orm.config.get('dbName'));
   app.addHook('onClose', async () => readDb.close());
@@ -60,6 +63,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(errorReplies);
   await app.register(securityHeaders, { webRoot: deps.webRoot });
   await app.register(fastifyCookie);
+  app.addHook('onRequest', limitTrpcBatches);
   await app.register(responseMemo, { readDb });
   await app.register(requestContext, { orm: deps.orm, throttle, readDb });
   await app.register(fastifyMultipart, { throwFileSizeLimit: true });
@@ -67,7 +71,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, deps);
   await app.register(assetRoutes, deps);
   await app.register(uploadRoutes, deps);
-  await app.register(shareRoutes, { ...deps, throttle });
+  await app.register(shareRoutes, { ...deps, throttle: shareThrottle });
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     trpcOptions: {
@@ -87,6 +91,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
           clear: () => clearSessionCookie(req, res),
         },
       }),
+      responseMeta: trpcResponseMeta,
       onError({ error, path }) {
         if (error.code === 'INTERNAL_SERVER_ERROR')
           deps.logger.error({ err: error.cause ?? error, path }, 'procedure failed');

@@ -121,7 +121,12 @@ export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb
     if (entry && entry.version === version && now - entry.at < entry.maxAgeMs && now < entry.standsUntil) {
       entries.delete(key);
       entries.set(key, entry);
-      reply.header('content-type', entry.type).header('vary', entry.vary).header('x-nook-memo', 'hit');
+      // As tRPC says of every answer (trpc-http.ts): kept here, never in a browser or a proxy.
+      reply
+        .header('content-type', entry.type)
+        .header('vary', entry.vary)
+        .header('cache-control', 'no-store')
+        .header('x-nook-memo', 'hit');
       if (!acceptsGzip(request)) return reply.send(entry.body);
       if (!entry.gzipped) {
         entry.gzipped = gzipSync(entry.body);

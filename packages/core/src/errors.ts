@@ -6,7 +6,8 @@ export type NookErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
-  | 'TOO_MANY_REQUESTS';
+  | 'TOO_MANY_REQUESTS'
+  | 'SERVICE_UNAVAILABLE';
 
 export const httpStatusOf: Record<NookErrorCode, number> = {
   BAD_REQUEST: 400,
@@ -16,6 +17,7 @@ export const httpStatusOf: Record<NookErrorCode, number> = {
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_REQUESTS: 429,
+  SERVICE_UNAVAILABLE: 503,
 };
 
 export class NookError extends Error {
@@ -23,7 +25,7 @@ export class NookError extends Error {
   constructor(
     readonly code: NookErrorCode,
     message: string,
-    /** Seconds a client should wait before trying again (TOO_MANY_REQUESTS). */
+    /** Seconds a client should wait before trying again (TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE). */
     readonly retryAfterSeconds?: number,
   ) {
     super(message);

@@ -45,6 +45,7 @@ const unlockCookie = (share: Share) => `nook_share_${share.id.slice(0, 8)}`;
 
 export async function shareRoutes(
   app: FastifyInstance,
+  /** `throttle` is the unlocks' own: wrong share passwords must not delay anybody's sign-in. */
   deps: Pick<ServerDeps, 'dataDir' | 'secret'> & { throttle: LoginThrottle },
 ) {
   const { dataDir, secret, throttle } = deps;
@@ -160,13 +161,20 @@ export async function shareRoutes(
     async (request, reply) => {
       const shares = new ShareService(request.em);
       const share = await shares.resolve(request.params.token);
-      const key = `share:${share.id}`;
-      throttle.check(key, request.ip);
-      if (!(await shares.checkPassword(share, request.body.password))) {
-        throttle.fail(key, request.ip);
+      // Counted before the password is checked, so parallel guesses meet the limit too.
+      const attempt = throttle.attempt(share.id, request.ip);
+      let valid: boolean;
+      try {
+        valid = await shares.checkPassword(share, request.body.password);
+      } catch (error) {
+        attempt.cancel();
+        throw error;
+      }
+      if (!valid) {
+        attempt.fail();
         throw new NookError('UNAUTHORIZED', 'wrong password');
       }
-      throttle.succeed(key, request.ip);
+      attempt.succeed();
       if (share.passwordHash) {
         reply.setCookie(unlockCookie(share), secret.sign(`share:${share.id}:${share.passwordHash}`), {
           path: `/api/shares/${request.params.token}`,

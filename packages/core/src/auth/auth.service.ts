@@ -85,18 +85,26 @@ export class AuthService {
   }
 
   async login(username: string, password: string, client: ClientInfo): Promise<SignedIn> {
-    this.throttle.check(username, client.ip);
-    const user = await this.em.findOne(User, { username: username.toLowerCase() });
-    const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
+    // Counted before the first await: parallel or batched guesses meet the limit as sequential ones do.
+    const attempt = this.throttle.attempt(username, client.ip);
+    let user: User | null;
+    let valid: boolean;
+    try {
+      user = await this.em.findOne(User, { username: username.toLowerCase() });
+      valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
+    } catch (error) {
+      attempt.cancel();
+      throw error;
+    }
     if (!user || !user.passwordHash || !valid) {
-      const locked = this.throttle.fail(username, client.ip);
+      const locked = attempt.fail();
       await this.audit.record(locked ? 'login_locked' : 'login_failed', {
         subject: username.slice(0, 128),
         ip: client.ip,
       });
       throw new NookError('UNAUTHORIZED', 'wrong username or password');
     }
-    this.throttle.succeed(username, client.ip);
+    attempt.succeed();
     await this.audit.record('login', {
       actorId: user.id,
       subject: user.username,

@@ -1,0 +1,54 @@
+// What HTTP adds to tRPC: bounded batches, sign-in calls alone in their request, and the headers
+// every answer needs.
+import { NookError } from '@nook/core';
+import type { TRPCError } from '@trpc/server';
+import type { FastifyRequest } from 'fastify';
+
+/** A dashboard page asks a handful of questions at once; more in one request is someone's tool. */
+export const MAX_BATCH_CALLS = 10;
+
+/**
+ * A batch is one HTTP request but many password checks, each a guess the address back-off counts
+ * only as it runs; a credential call gets a request of its own.
+ */
+function isCredentialCall(procedure: string): boolean {
+  return procedure.startsWith('auth.');
+}
+
+/**
+ * Refuses oversized batches and batched `auth.*` calls before anything else runs: no session
+ * lookup, no body read. The procedures are read from the matched route's path as tRPC reads them
+ * (Fastify has decoded it once; tRPC decodes it again).
+ */
+export async function limitTrpcBatches(request: FastifyRequest): Promise<void> {
+  if (request.routeOptions.url !== '/trpc/:path') return;
+  let path: string;
+  try {
+    path = decodeURIComponent((request.params as { path: string }).path);
+  } catch {
+    return; // tRPC refuses a malformed path itself.
+  }
+  const procedures = path.split(',');
+  if (procedures.length < 2) return;
+  if (procedures.length > MAX_BATCH_CALLS)
+    throw new NookError('BAD_REQUEST', `a batch may hold at most ${MAX_BATCH_CALLS} calls`);
+  if (procedures.some(isCredentialCall))
+    throw new NookError(
+      'BAD_REQUEST',
+      'auth procedures cannot be batched; send each in a request of its own',
+    );
+}
+
+/**
+ * Every answer is about someone's account or library: never kept by a browser or a proxy. A
+ * refusal that says when to come back (429, 503) says it in `Retry-After` too.
+ */
+export function trpcResponseMeta({ errors }: { errors: TRPCError[] }): { headers: Headers } {
+  const headers = new Headers({ 'cache-control': 'no-store' });
+  let wait = 0;
+  for (const error of errors) {
+    if (error.cause instanceof NookError) wait = Math.max(wait, error.cause.retryAfterSeconds ?? 0);
+  }
+  if (wait > 0) headers.set('retry-after', String(wait));
+  return { headers };
+}
