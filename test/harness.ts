@@ -90,6 +90,8 @@ export interface TestNookOptions {
   maxUploadBytes?: number;
   uploadExpiryMs?: number;
   workers?: boolean;
+  /** NOOK_LIBRARY_ROOTS: by default the system's temp dir, where tests make their folders. */
+  libraryRoots?: string[];
   /** Short retry delays so a final failure arrives within a test's patience. */
   retryOverrides?: Partial<Record<QueueName, { retryDelay: number; retryBackoff: boolean }>>;
 }
@@ -97,7 +99,7 @@ export interface TestNookOptions {
 /** Starts Nook's server and workers in this process, listening on a free loopback port. */
 export async function startTestNook(options: TestNookOptions = {}): Promise<TestNook> {
   const root = options.dataDir ?? (await makeTempDir());
-  const dataDir = new DataDir(root);
+  const dataDir = new DataDir(root, options.libraryRoots ?? [tmpdir()]);
   await dataDir.ensure();
   const logger = createLogger(process.env.NOOK_TEST_LOG_LEVEL ?? 'silent', false);
   const schema = uniqueSchema();

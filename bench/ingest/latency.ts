@@ -46,6 +46,8 @@ async function main(): Promise<void> {
     NOOK_PORT: String(port),
     NOOK_HOST: '127.0.0.1',
     NOOK_LOG_LEVEL: 'warn',
+    // The watched folder and the sshfs mount (under the system's temp dir).
+    NOOK_LIBRARY_ROOTS: `${work}:${os.tmpdir()}`,
   };
   const nook = path.join(repoRoot, 'apps/cli/bin/nook.js');
   await new Promise<void>((resolve, reject) => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Library, LibraryIndexer, User, hashFile, openDatabase } from '@nook/core';
+import { DataDir, Library, LibraryIndexer, User, hashFile, openDatabase } from '@nook/core';
 
 const execFileAsync = promisify(execFile);
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const library = em.create(Library, { name: 'tree', type: 'folder', rootPath: root, owner });
     await em.flush();
     const queue = { enqueue: async () => null };
-    const indexer = new LibraryIndexer(orm.em, queue, path.join(work, 'data'));
+    const indexer = new LibraryIndexer(orm.em, queue, new DataDir(path.join(work, 'data'), [work]));
     const cold = await timed(() => indexer.reconcile(library.id));
     const warm = await timed(() => indexer.reconcile(library.id));
     await orm.close();

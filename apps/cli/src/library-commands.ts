@@ -82,7 +82,7 @@ export function registerLibraryCommands(program: Command, withRuntime: WithRunti
     .command('library')
     .description('watched folders and NAS shares (needs `nook start`/`nook db`, or NOOK_DATABASE_URL)');
   const service = (runtime: Runtime) =>
-    new LibraryService(runtime.orm.em.fork(), runtime.queue, runtime.dataDir.root);
+    new LibraryService(runtime.orm.em.fork(), runtime.queue, runtime.dataDir);
 
   library
     .command('list')
@@ -111,12 +111,15 @@ export function registerLibraryCommands(program: Command, withRuntime: WithRunti
     .option('--owner <username>', 'whose library it is (default: the first administrator)')
     .action((root: string, options: SettingsOptions & { owner?: string }) =>
       withRuntime(async (runtime) => {
-        const owner = await actingUser(runtime, options.owner);
+        // The first administrator adds it (the folder must lie in NOOK_LIBRARY_ROOTS) and gives it away.
+        const admin = await actingUser(runtime);
+        const owner = options.owner ? await actingUser(runtime, options.owner) : admin;
         const settings = toSettings(options);
-        const created = await service(runtime).create(owner, {
+        const created = await service(runtime).create(admin, {
           ...settings,
           name: settings.name ?? (root.replace(/\/+$/, '').split('/').pop() || root),
           rootPath: root,
+          ownerId: owner.id,
         });
         process.stdout.write(`added ${created.id}\t${created.name}\t${created.rootPath}\n`);
       }),

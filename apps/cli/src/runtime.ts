@@ -45,7 +45,7 @@ export async function openRuntime(
     }
   };
   try {
-    const dataDir = new DataDir(config.dataDir);
+    const dataDir = new DataDir(config.dataDir, config.libraryRoots);
     await dataDir.ensure();
     const connectionString = await queueDatabase(config, logger, embedded, closers);
     const orm = await openDatabase(dataDir.root, {

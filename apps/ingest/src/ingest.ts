@@ -74,7 +74,7 @@ export class Ingest {
     private readonly deps: IngestDeps,
     private readonly options: IngestOptions,
   ) {
-    this.indexer = new LibraryIndexer(deps.orm.em, deps.queue, deps.dataDir.root);
+    this.indexer = new LibraryIndexer(deps.orm.em, deps.queue, deps.dataDir);
     this.rootCheckMs = options.rootCheckMs ?? 5000;
     this.stabilityMs = options.stabilityMs ?? 500;
   }
@@ -114,6 +114,18 @@ export class Ingest {
     const library = await this.deps.orm.em.fork().findOne(Library, { id: libraryId, type: 'folder' });
     if (!library || !library.enabled) {
       await this.unwatch(libraryId);
+      return;
+    }
+    // Before any watcher: a library Nook may not read (one a member added at /etc before roots were
+    // the administrator's decision) is neither watched nor walked.
+    const refusal = await this.indexer.refusal(library);
+    if (refusal) {
+      await this.unwatch(libraryId);
+      await this.indexer.markRefused(libraryId, refusal);
+      this.deps.logger.warn(
+        { library: library.name, root: library.rootPath, reason: refusal },
+        'library refused',
+      );
       return;
     }
     await this.watch(library);

@@ -46,6 +46,7 @@ export {
   type LibrarySettings,
   type NewLibrary,
 } from './libraries/library.service';
+export { libraryRootRefusal, libraryRootsHint } from './libraries/library-roots';
 export {
   LibraryIndexer,
   type FileOutcome,

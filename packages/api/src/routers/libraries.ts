@@ -1,16 +1,29 @@
 // libraries.*: watched folders and NAS shares — settings, rescans and how indexing stands.
-import { explainWatchMode, LibraryService, watchModes, type Library, type LibraryCounts } from '@nook/core';
+import {
+  authorize,
+  explainWatchMode,
+  isAdministrator,
+  LibraryService,
+  libraryRootsHint,
+  watchModes,
+  type Library,
+  type LibraryCounts,
+  type User,
+} from '@nook/core';
 import { z } from 'zod';
 import type { Context } from '../context';
-import { protectedProcedure, router } from '../trpc';
+import { adminProcedure, protectedProcedure, router } from '../trpc';
 
-function toLibraryDto(library: Library) {
+/**
+ * Server paths are the administrator's: members see their libraries by name only. An uploads
+ * library's root is an internal detail of the data dir, for everyone.
+ */
+function toLibraryDto(library: Library, viewer: User) {
   return {
     id: library.id,
     name: library.name,
     type: library.type,
-    // An uploads library's root is an internal detail of the data dir.
-    rootPath: library.type === 'folder' ? library.rootPath : null,
+    rootPath: library.type === 'folder' && isAdministrator(viewer) ? library.rootPath : null,
     ownerId: library.owner.id,
     enabled: library.enabled,
     watchMode: library.watchMode,
@@ -23,7 +36,13 @@ function toLibraryDto(library: Library) {
   };
 }
 
-function toStatusDto(library: Library, counts: LibraryCounts) {
+/** A scan error quotes the paths it failed on; a member reads them relative to the library. */
+function scanErrorFor(library: Library, viewer: User): string | null {
+  if (library.lastScanError === null || isAdministrator(viewer)) return library.lastScanError;
+  return library.lastScanError.replaceAll(library.rootPath, 'the library folder');
+}
+
+function toStatusDto(library: Library, counts: LibraryCounts, viewer: User) {
   return {
     id: library.id,
     name: library.name,
@@ -40,7 +59,7 @@ function toStatusDto(library: Library, counts: LibraryCounts) {
     scanProgress: library.scanProgress,
     lastScanStartedAt: library.lastScanStartedAt?.toISOString() ?? null,
     lastScanFinishedAt: library.lastScanFinishedAt?.toISOString() ?? null,
-    lastScanError: library.lastScanError,
+    lastScanError: scanErrorFor(library, viewer),
     lastScan: library.lastScanStats,
     assets: counts,
   };
@@ -69,38 +88,57 @@ const settings = z.object({
 });
 
 const byId = z.object({ id: z.uuid() });
-const service = (ctx: Context) => new LibraryService(ctx.em, ctx.queue, ctx.dataDir.root);
+const service = (ctx: Context) => new LibraryService(ctx.em, ctx.queue, ctx.dataDir);
+
+/**
+ * Queries that answer about the server's filesystem: an administrator's read-only token may not
+ * probe paths either.
+ */
+const adminPathProcedure = adminProcedure.use(({ ctx, next }) => {
+  authorize(ctx.auth, 'administer');
+  return next();
+});
 
 export const librariesRouter = router({
   list: protectedProcedure
     .input(z.object({ everyone: z.boolean().default(false) }).default({ everyone: false }))
-    .query(async ({ ctx, input }) => (await service(ctx).list(ctx.user, input.everyone)).map(toLibraryDto)),
+    .query(async ({ ctx, input }) =>
+      (await service(ctx).list(ctx.user, input.everyone)).map((library) => toLibraryDto(library, ctx.user)),
+    ),
 
   get: protectedProcedure
     .input(byId)
-    .query(async ({ ctx, input }) => toLibraryDto(await service(ctx).get(ctx.user, input.id))),
+    .query(async ({ ctx, input }) => toLibraryDto(await service(ctx).get(ctx.user, input.id), ctx.user)),
 
-  create: protectedProcedure
-    .input(settings.partial().required({ name: true, rootPath: true }))
-    .mutation(async ({ ctx, input }) => toLibraryDto(await service(ctx).create(ctx.user, input))),
+  /** The folders a library may be made of (NOOK_LIBRARY_ROOTS), for the add-folder form. */
+  roots: adminPathProcedure.query(({ ctx }) => ({
+    roots: [...ctx.dataDir.libraryRoots],
+    hint: libraryRootsHint,
+  })),
 
-  update: protectedProcedure
+  create: adminProcedure
+    .input(
+      settings.partial().required({ name: true, rootPath: true }).extend({ ownerId: z.uuid().optional() }),
+    )
+    .mutation(async ({ ctx, input }) => toLibraryDto(await service(ctx).create(ctx.user, input), ctx.user)),
+
+  update: adminProcedure
     .input(settings.partial().extend({ id: z.uuid() }))
     .mutation(async ({ ctx, input: { id, ...changes } }) =>
-      toLibraryDto(await service(ctx).update(ctx.user, id, changes)),
+      toLibraryDto(await service(ctx).update(ctx.user, id, changes), ctx.user),
     ),
 
-  delete: protectedProcedure.input(byId).mutation(async ({ ctx, input }) => {
+  delete: adminProcedure.input(byId).mutation(async ({ ctx, input }) => {
     await service(ctx).delete(ctx.user, input.id);
     return { ok: true };
   }),
 
-  /** Checks a folder before it is added: it must exist and be readable; says how it would be watched. */
-  checkPath: protectedProcedure
+  /** Checks a folder before it is added: allowed, existing and readable; says how it would be watched. */
+  checkPath: adminPathProcedure
     .input(z.object({ rootPath: settings.shape.rootPath }))
     .query(async ({ ctx, input }) => service(ctx).inspectRoot(input.rootPath)),
 
-  rescan: protectedProcedure.input(byId).mutation(async ({ ctx, input }) => {
+  rescan: adminProcedure.input(byId).mutation(async ({ ctx, input }) => {
     await service(ctx).rescan(ctx.user, input.id);
     return { queued: true };
   }),
@@ -108,6 +146,6 @@ export const librariesRouter = router({
   status: protectedProcedure.input(byId).query(async ({ ctx, input }) => {
     const libraries = service(ctx);
     const library = await libraries.get(ctx.user, input.id);
-    return toStatusDto(library, await libraries.counts(library.id));
+    return toStatusDto(library, await libraries.counts(library.id), ctx.user);
   }),
 });

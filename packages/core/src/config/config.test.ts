@@ -56,6 +56,7 @@ describe('loadConfig', () => {
     ['NOOK_QUEUE_SCHEMA', 'Robert"); DROP'],
     ['NOOK_MAX_UPLOAD_BYTES', '-1'],
     ['NOOK_TRUST_PROXY', 'maybe'],
+    ['NOOK_LIBRARY_ROOTS', '/srv/photos:relative/folder'],
   ])('refuses %s=%s with one line naming the key', (key, value) => {
     expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
     try {
@@ -77,6 +78,16 @@ describe('loadConfig', () => {
       port: 8200,
       logLevel: 'debug',
     });
+  });
+
+  it('allows no folder library until NOOK_LIBRARY_ROOTS lists absolute folders, ":"-separated or as a JSON array', async () => {
+    expect(loadConfig({}).libraryRoots).toEqual([]);
+    expect(loadConfig({ NOOK_LIBRARY_ROOTS: '/srv/photos/:/mnt/nas::/srv/photos' }).libraryRoots).toEqual([
+      '/srv/photos',
+      '/mnt/nas',
+    ]);
+    await writeFile(path.join(dir, 'config.json'), JSON.stringify({ NOOK_LIBRARY_ROOTS: ['/media/a:b'] }));
+    expect(loadConfig({ NOOK_DATA_DIR: dir }).libraryRoots).toEqual(['/media/a:b']);
   });
 
   it('names the file when config.json is not JSON', async () => {

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { MediaQueueName } from '../queue/jobs';
+import { hostNameOf } from '../users/setup-origin';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -34,6 +35,39 @@ export const configSchema = z.object({
   NOOK_THUMBNAIL_CONCURRENCY: integer(1, 64).default(Math.max(1, availableParallelism())),
   // One ffmpeg at a time already keeps every core of a Pi busy.
   NOOK_VIDEO_CONCURRENCY: integer(1, 16).default(1),
+  // Comma-separated origins or host names (https://photos.example.org) Nook is reached by from outside.
+  NOOK_PUBLIC_ORIGIN: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .transform((entry) => hostNameOf(entry, entry.includes('://') ? 'origin' : 'host'))
+          .refine(
+            (name) => name !== null,
+            'expected origins such as https://photos.example.org, separated by ","',
+          ),
+      ),
+    ),
+  // Separated by ':' like PATH (config.json may hold a JSON array): a path with ':' in it needs the array.
+  NOOK_LIBRARY_ROOTS: z
+    .union([z.string(), z.array(z.string())])
+    .default([])
+    .transform((value) =>
+      (typeof value === 'string' ? value.split(':') : value).map((entry) => entry.trim()).filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.string().refine((entry) => path.isAbsolute(entry), 'expected absolute paths separated by ":"'),
+      ),
+    ),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -53,6 +87,10 @@ export interface Config {
   uploadExpiryHours: number;
   /** Jobs each worker process runs at once, per queue. */
   concurrency: Record<MediaQueueName, number>;
+  /** Host names from NOOK_PUBLIC_ORIGIN: besides the home network, where first-run setup may come from. */
+  publicHosts: string[];
+  /** The folders (and everything below them) a folder library may be made of; empty allows none. */
+  libraryRoots: string[];
 }
 
 /** A configuration value that cannot be used; its message is one line naming the key. */
@@ -113,5 +151,7 @@ function toConfig(raw: RawConfig): Config {
       thumbnail: raw.NOOK_THUMBNAIL_CONCURRENCY,
       'video-poster': raw.NOOK_VIDEO_CONCURRENCY,
     },
+    publicHosts: raw.NOOK_PUBLIC_ORIGIN.filter((name): name is string => name !== null),
+    libraryRoots: [...new Set(raw.NOOK_LIBRARY_ROOTS.map((root) => path.resolve(root)))],
   };
 }

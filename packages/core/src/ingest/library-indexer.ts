@@ -1,9 +1,12 @@
 // Keeps a folder library's rows in step with its files: new, changed, moved, missing and returning ones.
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
 import { Library, type ScanProgress, type ScanStats } from '../libraries/library.entity';
+import { cleanName } from '../names';
+import { libraryRootRefusal } from '../libraries/library-roots';
+import type { DataDir } from '../storage/data-dir';
 import { User } from '../users/user.entity';
 import type { JobQueue } from '../queue/job-queue';
 import { createPathFilter, type PathFilter } from './exclusions';
@@ -96,8 +99,8 @@ export class LibraryIndexer {
   constructor(
     private readonly em: EntityManager,
     private readonly queue: Pick<JobQueue, 'enqueue'>,
-    /** Nook's own data dir, never indexed even when it lies inside a watched folder. */
-    private readonly dataDir: string,
+    /** Nook's own data dir, never indexed, and the roots a library may lie in (NOOK_LIBRARY_ROOTS). */
+    private readonly dataDir: DataDir,
   ) {}
 
   /** Runs `work` after every earlier operation on the library, so a scan and watcher events never race on a row. */
@@ -115,7 +118,7 @@ export class LibraryIndexer {
     return createPathFilter(library.rootPath, {
       exclude: library.exclude,
       includeExtensions: library.includeExtensions,
-      dataDir: this.dataDir,
+      dataDir: this.dataDir.root,
     });
   }
 
@@ -138,6 +141,27 @@ export class LibraryIndexer {
     } catch (error) {
       return { available: false, reason: (error as Error).message };
     }
+  }
+
+  /**
+   * Why the library may not be read at all (its root resolves into the data dir, /proc, or outside
+   * the allowed roots: made before roots were checked, or its root since taken off the list), or
+   * null. A root that cannot be resolved is left to the offline handling.
+   */
+  async refusal(library: Library): Promise<string | null> {
+    const root = await realpath(library.rootPath).catch(() => null);
+    return root === null ? null : libraryRootRefusal(this.dataDir, root);
+  }
+
+  /** Keeps the reason on the library, for its status page; nothing of it is read. */
+  async markRefused(libraryId: string, reason: string): Promise<void> {
+    await this.em
+      .fork()
+      .nativeUpdate(
+        Library,
+        { id: libraryId },
+        { lastScanFinishedAt: new Date(), scanProgress: null, lastScanError: `not scanned: ${reason}` },
+      );
   }
 
   /** Records the root as unreachable (files untouched); returns true when it was reachable before. */
@@ -170,6 +194,11 @@ export class LibraryIndexer {
     const em = this.em.fork();
     const library = await em.findOne(Library, { id: libraryId, type: 'folder' });
     if (!library || !library.enabled) return null;
+    const refusal = await this.refusal(library);
+    if (refusal) {
+      await this.markRefused(libraryId, refusal);
+      return null;
+    }
     const root = await this.checkRoot(library);
     if (!root.available) {
       await this.markRootOffline(libraryId, root.reason);
@@ -342,7 +371,9 @@ export class LibraryIndexer {
       const results: FileOutcome[] = [];
       for (const [index, { file, existing, digest }] of items.entries()) {
         const mtime = mtimeOf(file);
-        const name = path.posix.basename(file.path);
+        // The file stays as it is on disk (path); the name it is shown and downloaded by loses any
+        // invisible or direction-changing characters.
+        const name = cleanName(path.posix.basename(file.path)) || 'unnamed file';
         if (existing && existing.sha256 === digest.sha256) {
           await em.nativeUpdate(Asset, { id: existing.id }, { size: file.size, mtime, offlineAt: null });
           results.push('touched');

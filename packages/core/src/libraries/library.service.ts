@@ -1,15 +1,18 @@
 // Libraries: creating and editing watched folders, who may see them, and how their indexing stands.
 import { constants } from 'node:fs';
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
+import { isAdministrator } from '../auth/access';
 import { NookError } from '../errors';
 import { defaultExclusions } from '../ingest/exclusions';
 import { detectFilesystem, isNetworkFilesystem } from '../ingest/mountinfo';
 import type { JobQueue } from '../queue/job-queue';
-import type { User } from '../users/user.entity';
+import type { DataDir } from '../storage/data-dir';
+import { User } from '../users/user.entity';
 import { Library, type WatchingWith, type WatchMode } from './library.entity';
+import { libraryRootRefusal, libraryRootsHint } from './library-roots';
 
 export interface LibrarySettings {
   name: string;
@@ -22,7 +25,11 @@ export interface LibrarySettings {
   enabled: boolean;
 }
 
-export type NewLibrary = Pick<LibrarySettings, 'name' | 'rootPath'> & Partial<LibrarySettings>;
+export type NewLibrary = Pick<LibrarySettings, 'name' | 'rootPath'> &
+  Partial<LibrarySettings> & {
+    /** Whose library it is: the administrator creating it when not given. */
+    ownerId?: string;
+  };
 
 export interface LibraryCounts {
   total: number;
@@ -63,8 +70,8 @@ export class LibraryService {
   constructor(
     private readonly em: EntityManager,
     private readonly queue: Pick<JobQueue, 'enqueue'>,
-    /** Nook's data dir: a folder library may not lie inside it. */
-    private readonly dataDir: string,
+    /** Nook's data dir, never a library's, and the allowed roots (NOOK_LIBRARY_ROOTS). */
+    private readonly dataDir: DataDir,
   ) {}
 
   /** The caller's libraries; an administrator may ask for everybody's. */
@@ -81,13 +88,17 @@ export class LibraryService {
     return library;
   }
 
+  /** Which folders Nook reads is the administrator's decision; they may give the library to anyone. */
   async create(user: User, input: NewLibrary): Promise<Library> {
+    requireAdmin(user);
+    const owner = input.ownerId === undefined ? user : await this.em.findOne(User, { id: input.ownerId });
+    if (!owner) throw new NookError('BAD_REQUEST', 'no such user to own the library');
     const rootPath = await this.checkRoot(input.rootPath);
     const library = this.em.create(Library, {
       name: input.name.trim(),
       type: 'folder',
       rootPath,
-      owner: ref(user),
+      owner: ref(owner),
       watchMode: input.watchMode ?? 'auto',
       pollIntervalSeconds: input.pollIntervalSeconds ?? 30,
       scanIntervalHours: input.scanIntervalHours ?? 24,
@@ -159,31 +170,44 @@ export class LibraryService {
   }
 
   private async folder(user: User, id: string): Promise<Library> {
+    requireAdmin(user);
     const library = await this.get(user, id);
     if (library.type !== 'folder')
       throw new NookError('BAD_REQUEST', 'the uploads library is managed by Nook and cannot be changed');
     return library;
   }
 
-  /** The root must be an absolute, existing, readable folder outside Nook's data dir. */
+  /**
+   * The root must be an absolute, existing, readable folder inside an allowed root and clear of the
+   * data dir and the kernel's folders, judged by its real path (links followed, `/proc/self/root/…`
+   * seen through), which is what is stored. Only administrators get here, so messages may name paths.
+   */
   private async checkRoot(rootPath: string): Promise<string> {
     if (!path.isAbsolute(rootPath))
       throw new NookError('BAD_REQUEST', `the folder must be an absolute path: ${rootPath}`);
-    const resolved = path.resolve(rootPath);
-    const info = await stat(resolved).catch(() => null);
-    if (!info) throw new NookError('BAD_REQUEST', `the folder ${resolved} does not exist`);
-    if (!info.isDirectory()) throw new NookError('BAD_REQUEST', `${resolved} is not a folder`);
+    const given = path.resolve(rootPath);
+    const resolved = await realpath(given).catch(() => null);
+    const info = resolved ? await stat(resolved).catch(() => null) : null;
+    if (!resolved || !info) throw new NookError('BAD_REQUEST', `the folder ${given} does not exist`);
+    if (!info.isDirectory()) throw new NookError('BAD_REQUEST', `${given} is not a folder`);
+    const refusal = await libraryRootRefusal(this.dataDir, resolved);
+    if (refusal) {
+      const shown = resolved === given ? given : `${given} (${resolved})`;
+      throw new NookError('BAD_REQUEST', `${shown}: ${refusal}; ${libraryRootsHint}`);
+    }
     try {
       await access(resolved, constants.R_OK | constants.X_OK);
       await readdir(resolved);
     } catch {
-      throw new NookError('BAD_REQUEST', `the folder ${resolved} cannot be read by Nook`);
+      throw new NookError('BAD_REQUEST', `the folder ${given} cannot be read by Nook`);
     }
-    const relative = path.relative(path.resolve(this.dataDir), resolved);
-    if (!relative.startsWith('..') && !path.isAbsolute(relative))
-      throw new NookError('BAD_REQUEST', `the folder ${resolved} lies inside Nook's data directory`);
     return resolved;
   }
+}
+
+function requireAdmin(user: User): void {
+  if (!isAdministrator(user))
+    throw new NookError('FORBIDDEN', 'only administrators choose the folders Nook reads');
 }
 
 function normalizeExtensions(extensions: string[] | null): string[] | null {

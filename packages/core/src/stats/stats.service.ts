@@ -1,6 +1,7 @@
 // The numbers behind the stats page: storage by kind, library and user, growth, disks, queues.
 import { statfs } from 'node:fs/promises';
 import type { EntityManager } from '@mikro-orm/sqlite';
+import { isAdministrator } from '../auth/access';
 import { BackupService } from '../backups/backup.service';
 import { Library } from '../libraries/library.entity';
 import type { JobQueue } from '../queue/job-queue';
@@ -11,7 +12,8 @@ import type { User } from '../users/user.entity';
 
 export interface DiskUsage {
   label: string;
-  path: string;
+  /** Where the disk is mounted in the server: for administrators only, members see the label. */
+  path: string | null;
   totalBytes: number | null;
   freeBytes: number | null;
 }
@@ -74,15 +76,14 @@ export class StatsService {
   }
 
   async live(user: User) {
-    const folders = await this.em.find(Library, {
-      type: 'folder',
-      ...(user.role === 'admin' ? {} : { owner: user }),
-    });
+    const admin = isAdministrator(user);
+    const folders = await this.em.find(Library, { type: 'folder', ...(admin ? {} : { owner: user }) });
+    const disks = await Promise.all([
+      disk('Data', this.dataDir.root),
+      ...folders.map((library) => disk(library.name, this.dataDir.resolveLibraryRoot(library.rootPath))),
+    ]);
     return {
-      disks: await Promise.all([
-        disk('Data', this.dataDir.root),
-        ...folders.map((library) => disk(library.name, this.dataDir.resolveLibraryRoot(library.rootPath))),
-      ]),
+      disks: admin ? disks : disks.map((usage) => ({ ...usage, path: null })),
       queues: await this.queue.stats(),
       lastBackup: user.role === 'admin' ? await this.lastBackup() : null,
     };

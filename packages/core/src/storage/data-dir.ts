@@ -8,9 +8,12 @@ const derivedExtensions: Record<DerivedVariant, string> = { thumb: 'webp', previ
 
 export class DataDir {
   readonly root: string;
+  /** NOOK_LIBRARY_ROOTS: the folders a folder library may lie in, checked again whenever one is read. */
+  readonly libraryRoots: readonly string[];
 
-  constructor(root: string) {
+  constructor(root: string, libraryRoots: readonly string[] = []) {
     this.root = path.resolve(root);
+    this.libraryRoots = libraryRoots.map((libraryRoot) => path.resolve(libraryRoot));
   }
 
   get tmp(): string {
