@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { appendFile, chmod, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Asset, Library, createLogger } from '@nook/core';
+import { Asset, Library, User, createLogger } from '@nook/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   TestClient,
@@ -219,7 +219,7 @@ describe('folder libraries', () => {
     expect(complete.sha256).toBe(stdout.split(' ')[0]);
   });
 
-  it('leaves out excluded files, NAS clutter, other extensions and Nook’s own data dir', async () => {
+  it('leaves out excluded files, NAS clutter and other extensions; refuses roots in or around Nook’s data dir', async () => {
     const root = await newRoot();
     for (const folder of ['@eaDir/thumbs', '#recycle', 'photos', 'skip-me']) {
       await mkdir(path.join(root, folder), { recursive: true });
@@ -243,34 +243,38 @@ describe('folder libraries', () => {
     await new Promise((resolve) => setTimeout(resolve, 800));
     expect(await online(library.id)).toEqual(['photos/a.jpg', 'photos/b.mp4', 'photos/f.jpg']);
 
-    // A data dir inside a watched folder is never indexed, and a root inside the data dir is refused.
+    // A root inside the data dir is refused, and so is one that holds it (its files would be read).
     const dataRoot = await newRoot();
     const inside = await startTestNook({ dataDir: path.join(dataRoot, 'nook-data'), workers: false });
     try {
       const owner = await setUpAdmin(inside.url);
-      await writeFile(path.join(dataRoot, 'mine.txt'), 'mine');
-      const watched = await owner.mutate<LibraryDto>('libraries.create', { name: 'all', rootPath: dataRoot });
       await expect(
         owner.mutate('libraries.create', { name: 'inner', rootPath: inside.dataDir.library }),
-      ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-      const scanner = await Ingest.start({
-        orm: inside.orm,
-        queue: inside.queue,
-        dataDir: inside.dataDir,
-        logger: createLogger('silent', false),
+      ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/inside Nook's data/) });
+      await expect(
+        owner.mutate('libraries.create', { name: 'all', rootPath: dataRoot }),
+      ).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+        message: expect.stringMatching(/contains Nook's data directory/),
       });
-      try {
-        await eventually(
-          async () => (await inside.orm.em.fork().findOne(Library, { id: watched.id }))?.lastScanFinishedAt,
-        );
-        const paths = (await inside.orm.em.fork().find(Asset, { library: watched.id })).map((a) => a.path);
-        expect(paths).toEqual(['mine.txt']);
-      } finally {
-        await scanner.stop();
-      }
     } finally {
       await inside.close();
     }
+  });
+
+  it('neither watches nor walks a library outside the allowed roots, and says why on its status', async () => {
+    // As a member could make one before folders were the administrator's decision.
+    const em = nook.orm.em.fork();
+    const owner = await em.findOneOrFail(User, { username: 'admin' });
+    const etc = em.create(Library, { name: 'etc', type: 'folder', rootPath: '/etc', owner });
+    await em.flush();
+    await nook.queue.enqueue('library-scan', { libraryId: etc.id }, etc.id);
+    const refused = await scanned(etc.id);
+    expect(refused).toMatchObject({
+      lastScanError: expect.stringMatching(/^not scanned: .*not inside the folders the administrator allows/),
+      assets: { total: 0 },
+    });
+    expect(refused.lastScan).toBeNull();
   });
 
   it('skips what it cannot read (a FIFO, symlinks) and goes on', async () => {
@@ -343,65 +347,69 @@ describe('folder libraries', () => {
     await eventually(async () => (await rows(library.id)).has('folder-9/b.txt'));
   });
 
-  it('lets members manage only their own libraries and refuses unusable roots', async () => {
-    await admin.mutate('users.create', { username: 'member', password: 'member password' });
+  it('lets members see only their own libraries, read-only, and refuses unusable roots', async () => {
+    const { id: memberId } = await admin.mutate<{ id: string }>('users.create', {
+      username: 'member',
+      password: 'member password',
+    });
     const member = new TestClient(nook.url);
     await member.mutate('auth.login', { username: 'member', password: 'member password' });
-    const own = await member.mutate<LibraryDto>('libraries.create', {
-      name: 'mine',
-      rootPath: await newRoot(),
-    });
+    const own = await addLibrary(await newRoot(), { name: 'mine', ownerId: memberId });
     const adminLibrary = await addLibrary(await newRoot(), { watchMode: 'off' });
 
     const memberLists = await member.query<LibraryDto[]>('libraries.list');
     expect(memberLists.map((library) => library.id)).toContain(own.id);
     expect(memberLists.map((library) => library.id)).not.toContain(adminLibrary.id);
     for (const call of [
-      member.query('libraries.get', { id: adminLibrary.id }),
-      member.query('libraries.status', { id: adminLibrary.id }),
-      member.mutate('libraries.update', { id: adminLibrary.id, name: 'taken' }),
-      member.mutate('libraries.rescan', { id: adminLibrary.id }),
-      member.mutate('libraries.delete', { id: adminLibrary.id }),
+      () => member.query('libraries.get', { id: adminLibrary.id }),
+      () => member.query('libraries.status', { id: adminLibrary.id }),
     ]) {
-      await expect(call).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(call()).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    }
+    // Their own library is theirs to look at; which folder it is and what it holds is the administrator's call.
+    expect(await member.query('libraries.get', { id: own.id })).toMatchObject({
+      name: 'mine',
+      rootPath: null,
+    });
+    for (const call of [
+      () => member.mutate('libraries.update', { id: own.id, name: 'renamed' }),
+      () => member.mutate('libraries.rescan', { id: own.id }),
+      () => member.mutate('libraries.delete', { id: own.id }),
+      () => member.mutate('libraries.update', { id: adminLibrary.id, name: 'taken' }),
+    ]) {
+      await expect(call()).rejects.toMatchObject({ code: 'FORBIDDEN' });
     }
     const everyone = await admin.query<LibraryDto[]>('libraries.list', { everyone: true });
     expect(everyone.map((library) => library.id)).toEqual(expect.arrayContaining([own.id, adminLibrary.id]));
 
     const candidate = await newRoot();
-    expect(await member.query('libraries.checkPath', { rootPath: `${candidate}/` })).toMatchObject({
+    expect(await admin.query('libraries.checkPath', { rootPath: `${candidate}/` })).toMatchObject({
       path: candidate,
       watchingWith: 'events',
       reason: expect.stringMatching(/local disk/),
     });
-    await expect(member.query('libraries.checkPath', { rootPath: '/no/such/folder' })).rejects.toMatchObject({
+    await expect(admin.query('libraries.checkPath', { rootPath: '/no/such/folder' })).rejects.toMatchObject({
       code: 'BAD_REQUEST',
       message: 'the folder /no/such/folder does not exist',
     });
     await expect(
-      member.query('libraries.checkPath', { rootPath: nook.dataDir.library }),
-    ).rejects.toMatchObject({
-      code: 'BAD_REQUEST',
-      message: expect.stringMatching(/inside Nook's data directory/),
-    });
-    await expect(
-      member.mutate('libraries.create', { name: 'nowhere', rootPath: '/no/such/folder' }),
+      admin.mutate('libraries.create', { name: 'nowhere', rootPath: '/no/such/folder' }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: 'the folder /no/such/folder does not exist' });
     await expect(
-      member.mutate('libraries.create', { name: 'relative', rootPath: 'photos' }),
+      admin.mutate('libraries.create', { name: 'relative', rootPath: 'photos' }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     const file = path.join(await newRoot(), 'file.txt');
     await writeFile(file, 'x');
-    await expect(member.mutate('libraries.create', { name: 'file', rootPath: file })).rejects.toMatchObject({
+    await expect(admin.mutate('libraries.create', { name: 'file', rootPath: file })).rejects.toMatchObject({
       code: 'BAD_REQUEST',
     });
 
-    await member.mutate('libraries.update', { id: own.id, name: 'renamed', pollIntervalSeconds: 5 });
+    await admin.mutate('libraries.update', { id: own.id, name: 'renamed', pollIntervalSeconds: 5 });
     expect(await member.query('libraries.get', { id: own.id })).toMatchObject({
       name: 'renamed',
       pollIntervalSeconds: 5,
     });
-    await member.mutate('libraries.delete', { id: own.id });
+    await admin.mutate('libraries.delete', { id: own.id });
     await expect(member.query('libraries.get', { id: own.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await readFile(file, 'utf8')).toBe('x');
   });
