@@ -108,6 +108,10 @@ for path in "${libraries[@]}" "${backup_targets[@]}" ${data_dir:+"$data_dir"}; d
   [[ "$path" == /* ]] || die "paths must be absolute: $path"
   [[ "$path" != *[[:space:]]* ]] || die "paths with spaces are not supported by systemd's path settings: $path"
 done
+for path in "${libraries[@]}"; do
+  # ':' separates NOOK_LIBRARY_ROOTS; '|', '&' and '\' would end set_env's sed expression.
+  [[ "$path" != *[:\|\&\\]* ]] || die "--library: paths with ':', '|', '&' or '\\' are not supported: $path"
+done
 
 systemd_running() { [ -d /run/systemd/system ]; }
 
@@ -273,6 +277,16 @@ for path in "${libraries[@]}"; do
   grep -qxF "$path" "$ETC/libraries" || printf '%s\n' "$path" >>"$ETC/libraries"
 done
 mapfile -t known_libraries < <(grep -v '^[[:space:]]*\(#\|$\)' "$ETC/libraries")
+# Nook makes folder libraries only inside NOOK_LIBRARY_ROOTS (':'-separated): every remembered
+# library is added to it, beside any root set there by hand.
+roots=$(env_value NOOK_LIBRARY_ROOTS)
+for path in "${known_libraries[@]}"; do
+  case ":$roots:" in
+    *":$path:"*) ;;
+    *) roots=${roots:+$roots:}$path ;;
+  esac
+done
+[ -z "$roots" ] || set_env NOOK_LIBRARY_ROOTS "$roots"
 touch "$ETC/backup-targets"
 for path in "${backup_targets[@]}"; do
   grep -qxF "$path" "$ETC/backup-targets" || printf '%s\n' "$path" >>"$ETC/backup-targets"

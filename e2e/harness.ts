@@ -73,6 +73,8 @@ export async function startNook(): Promise<Nook> {
     NOOK_HOST: '127.0.0.1',
     NOOK_PORT: String(port),
     NOOK_LOG_LEVEL: 'info',
+    // Where the tests make the folders they add as libraries.
+    NOOK_LIBRARY_ROOTS: tmpdir(),
   };
   delete env.NOOK_DATABASE_URL;
   delete env.NOOK_QUEUE_SCHEMA;

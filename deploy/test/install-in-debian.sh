@@ -120,6 +120,8 @@ check "the metadata was migrated as nook" test "$(in_root stat -c %U "/var/lib/n
 check "nook.service is enabled" test -L "$root/etc/systemd/system/multi-user.target.wants/nook.service"
 check "the library drop-in lets the units read /srv/photos" \
   grep -qx 'ReadOnlyPaths=-/srv/photos' "$root/etc/systemd/system/nook-worker.service.d/libraries.conf"
+check "--library /srv/photos is an allowed library root" \
+  grep -qx 'NOOK_LIBRARY_ROOTS=/srv/photos' "$root/etc/nook/nook.env"
 check "the drop-in lets the worker write the backup target" \
   grep -qx 'ReadWritePaths=-/mnt/usb-backup' "$root/etc/systemd/system/nook-worker.service.d/libraries.conf"
 check "install.sh said systemd is not running" grep -q 'systemd is not running here' "$work/install-1.log"
