@@ -90,6 +90,8 @@ export interface TestNookOptions {
   maxUploadBytes?: number;
   uploadExpiryMs?: number;
   workers?: boolean;
+  /** NOOK_PUBLIC_ORIGIN's host names: where first-run setup may come from besides the home network. */
+  publicHosts?: string[];
   /** NOOK_LIBRARY_ROOTS: by default the system's temp dir, where tests make their folders. */
   libraryRoots?: string[];
   /** Short retry delays so a final failure arrives within a test's patience. */
@@ -127,6 +129,7 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
     trashDays: 30,
     uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3600_000,
     trustProxy: false,
+    publicHosts: options.publicHosts,
     version: 'test',
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

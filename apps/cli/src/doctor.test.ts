@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Library, UserService, openDatabase } from '@nook/core';
+import { CLI_ACTOR, Library, UserService, openDatabase } from '@nook/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOBODY, makeTempDir, queueDatabaseUrl, runnableByNobody } from '../../../test/harness';
 
@@ -34,7 +34,10 @@ describe('nook doctor (command)', () => {
     const orm = await openDatabase(dataDir);
     try {
       const em = orm.em.fork();
-      const owner = await new UserService(em).setUp({ username: 'admin', password: 'correct horse battery' });
+      const owner = await new UserService(em).setUp(
+        { username: 'admin', password: 'correct horse battery' },
+        CLI_ACTOR,
+      );
       em.create(Library, { name: 'Photos', type: 'folder', rootPath: photos, owner });
       await em.flush();
     } finally {

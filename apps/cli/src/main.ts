@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import {
   AssetService,
+  CLI_ACTOR,
   ConfigError,
   EmbeddedPostgres,
   EmbeddedPostgresError,
@@ -70,6 +71,7 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
     trashDays: config.trashDays,
     uploadExpiryMs: config.uploadExpiryHours * 3600_000,
     trustProxy: config.trustProxy,
+    publicHosts: config.publicHosts,
     webRoot,
     version,
   });
@@ -244,9 +246,10 @@ user
       const first = await users.needsSetup();
       const password = await readPassword();
       const input = { username: username.toLowerCase(), displayName: options.displayName, password };
+      // The first account goes through setup's one-time claim, like the dashboard's first-run page.
       const created = first
-        ? await users.setUp(input)
-        : await users.create({ ...input, role: options.admin ? 'admin' : 'member' });
+        ? await users.setUp(input, CLI_ACTOR)
+        : await users.create({ ...input, role: options.admin ? 'admin' : 'member' }, CLI_ACTOR);
       process.stdout.write(`created ${created.role} ${created.username}\n`);
     } finally {
       await orm.close();

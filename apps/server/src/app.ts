@@ -81,6 +81,9 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
         reads,
         auth: req.auth,
         client: clientOf(req),
+        // req.host is X-Forwarded-Host only when the proxy is trusted.
+        origin: { host: req.host, origin: req.headers.origin },
+        publicHosts: deps.publicHosts ?? [],
         dataDir: deps.dataDir,
         queue: deps.queue,
         throttle,

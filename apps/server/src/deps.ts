@@ -14,6 +14,8 @@ export interface ServerDeps {
   uploadExpiryMs: number;
   /** Whether X-Forwarded-* from a reverse proxy are believed (client IP, HTTPS). */
   trustProxy: boolean;
+  /** Host names besides the home network that first-run setup may come from (NOOK_PUBLIC_ORIGIN). */
+  publicHosts?: string[];
   /** Directory of the built web app; the dashboard is not served when it is missing. */
   webRoot?: string;
   version: string;

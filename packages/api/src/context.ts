@@ -7,6 +7,7 @@ import type {
   JobQueue,
   LibraryReads,
   LoginThrottle,
+  SetupRequest,
   StatsCache,
 } from '@nook/core';
 
@@ -22,6 +23,10 @@ export interface Context {
   reads: LibraryReads;
   auth: Authenticated | null;
   client: ClientInfo;
+  /** The Host and Origin the request came with: first-run setup checks them against DNS rebinding. */
+  origin: SetupRequest;
+  /** Host names from NOOK_PUBLIC_ORIGIN that first-run setup may also come from. */
+  publicHosts: readonly string[];
   dataDir: DataDir;
   queue: Pick<JobQueue, 'enqueue' | 'stats'>;
   throttle: LoginThrottle;

@@ -9,8 +9,11 @@ export {
   PASSWORD_MIN,
   PASSWORD_MAX,
   type NewUser,
+  type ProcessingCounts,
   type UserChanges,
 } from './users/user.service';
+export { checkSetupOrigin, isHouseholdHost, type SetupRequest } from './users/setup-origin';
+export { cleanName, nameInput } from './names';
 export { NookError, httpStatusOf, type NookErrorCode } from './errors';
 export {
   AuthService,
@@ -25,7 +28,7 @@ export { LoginThrottle } from './auth/login-throttle';
 export { authorize, isAdministrator, mayReach, ownerScope, type Action, type Owned } from './auth/access';
 export { Session } from './auth/session.entity';
 export { ApiToken, tokenScopes, type TokenScope } from './auth/api-token.entity';
-export { AuditService } from './audit/audit.service';
+export { AuditService, CLI_ACTOR, type Actor } from './audit/audit.service';
 export { AuditEvent, auditEventTypes, type AuditEventType } from './audit/audit-event.entity';
 export { Share } from './shares/share.entity';
 export { ShareService, type NewShare } from './shares/share.service';

@@ -1,5 +1,5 @@
 // albums.*: named sets of one's own assets (their contents page through assets.list with filters.albumId).
-import { AlbumService, type AlbumSummary } from '@nook/core';
+import { AlbumService, nameInput, type AlbumSummary } from '@nook/core';
 import { z } from 'zod';
 import { protectedProcedure, router } from '../trpc';
 import { toAssetDto } from './assets';
@@ -16,7 +16,7 @@ function toAlbumDto({ album, count, cover }: AlbumSummary) {
   };
 }
 
-const name = z.string().trim().min(1).max(200);
+const name = nameInput(200);
 
 export const albumsRouter = router({
   list: protectedProcedure.query(async ({ ctx }) =>

@@ -1,16 +1,24 @@
 // auth.*: first-run setup, signing in and out, sessions, password and API tokens.
 import {
-  AuditService,
   AuthService,
   PASSWORD_MAX,
   UserService,
+  checkSetupOrigin,
+  nameInput,
   tokenScopes,
+  type Actor,
   type ApiToken,
   type Session,
   type User,
 } from '@nook/core';
 import { z } from 'zod';
+import type { Context } from '../context';
 import { protectedProcedure, publicProcedure, router, sessionProcedure } from '../trpc';
+
+/** Who is acting, for the services that record what they change in the audit log. */
+export function actorOf(ctx: Pick<Context, 'client'> & { user?: User | null }): Actor {
+  return { userId: ctx.user?.id ?? null, ip: ctx.client.ip };
+}
 
 export function toUserDto(user: User) {
   return {
@@ -47,6 +55,8 @@ function toTokenDto(token: ApiToken) {
 
 const username = z.string().trim().toLowerCase().min(1).max(64);
 const password = z.string().min(1).max(PASSWORD_MAX);
+/** A display name may be left empty: the username stands in for it. */
+export const displayName = nameInput(128, 0);
 
 export const authRouter = router({
   /** What the login page needs to know: is setup open, and who is signed in. */
@@ -56,14 +66,10 @@ export const authRouter = router({
   })),
 
   setup: publicProcedure
-    .input(z.object({ username, displayName: z.string().max(128).optional(), password }))
+    .input(z.object({ username, displayName: displayName.optional(), password }))
     .mutation(async ({ ctx, input }) => {
-      const user = await new UserService(ctx.em).setUp(input);
-      await new AuditService(ctx.em).record('setup', {
-        actorId: user.id,
-        subject: user.username,
-        ip: ctx.client.ip,
-      });
+      checkSetupOrigin(ctx.origin, ctx.publicHosts);
+      const user = await new UserService(ctx.em).setUp(input, actorOf(ctx));
       const signedIn = await new AuthService(ctx.em, ctx.throttle).startSession(user, ctx.client);
       ctx.sessionCookie.set(signedIn.token);
       return toUserDto(user);
@@ -106,9 +112,11 @@ export const authRouter = router({
 
   /** One's own display name; the role, quota and username stay the administrator's to change. */
   updateProfile: sessionProcedure
-    .input(z.object({ displayName: z.string().max(128) }))
+    .input(z.object({ displayName }))
     .mutation(async ({ ctx, input }) =>
-      toUserDto(await new UserService(ctx.em).update(ctx.user.id, { displayName: input.displayName })),
+      toUserDto(
+        await new UserService(ctx.em).update(ctx.user.id, { displayName: input.displayName }, actorOf(ctx)),
+      ),
     ),
 
   me: protectedProcedure.query(async ({ ctx }) => ({
@@ -135,7 +143,7 @@ export const authRouter = router({
   ),
 
   createToken: sessionProcedure
-    .input(z.object({ name: z.string().trim().min(1).max(100), scopes: z.array(z.enum(tokenScopes)).min(1) }))
+    .input(z.object({ name: nameInput(100), scopes: z.array(z.enum(tokenScopes)).min(1) }))
     .mutation(async ({ ctx, input }) => {
       const { token, apiToken } = await new AuthService(ctx.em, ctx.throttle).createToken(
         ctx.user,

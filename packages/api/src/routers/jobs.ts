@@ -1,5 +1,5 @@
 // jobs.*: queue depths, failed assets with their reasons, retrying them and remaking missing files.
-import { AssetService } from '@nook/core';
+import { AssetService, UserService, isAdministrator } from '@nook/core';
 import { z } from 'zod';
 import { adminProcedure, protectedProcedure, router } from '../trpc';
 import { ids } from './filters';
@@ -8,7 +8,14 @@ import { ids } from './filters';
 const scope = z.object({ everyone: z.boolean().default(false) });
 
 export const jobsRouter = router({
-  summary: protectedProcedure.query(async ({ ctx }) => ({ queues: await ctx.queue.stats() })),
+  /**
+   * The queues hold every account's work, and their depths tell when others add files: they are the
+   * administrator's to see. Everyone sees how many of their own files wait or failed.
+   */
+  summary: protectedProcedure.query(async ({ ctx }) => ({
+    queues: isAdministrator(ctx.user) ? await ctx.queue.stats() : null,
+    mine: await new UserService(ctx.em).processingCounts(ctx.user.id),
+  })),
 
   failed: protectedProcedure
     .input(scope.extend({ limit: z.number().int().min(1).max(500).default(100) }))

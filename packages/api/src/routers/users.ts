@@ -2,7 +2,7 @@
 import { AuditService, PASSWORD_MAX, UserService } from '@nook/core';
 import { z } from 'zod';
 import { adminProcedure, router } from '../trpc';
-import { toUserDto } from './auth';
+import { actorOf, displayName, toUserDto } from './auth';
 
 const quota = z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullable();
 
@@ -21,28 +21,19 @@ export const usersRouter = router({
     .input(
       z.object({
         username: z.string().trim().toLowerCase().min(1).max(64),
-        displayName: z.string().max(128).optional(),
+        displayName: displayName.optional(),
         password: z.string().min(1).max(PASSWORD_MAX),
         role: z.enum(['admin', 'member']).default('member'),
         quotaBytes: quota.optional(),
       }),
     )
-    .mutation(async ({ ctx, input }) => {
-      const user = await new UserService(ctx.em).create(input);
-      await new AuditService(ctx.em).record('user_created', {
-        actorId: ctx.user.id,
-        subject: user.username,
-        ip: ctx.client.ip,
-        detail: user.role,
-      });
-      return toUserDto(user);
-    }),
+    .mutation(async ({ ctx, input }) => toUserDto(await new UserService(ctx.em).create(input, actorOf(ctx)))),
 
   update: adminProcedure
     .input(
       z.object({
         id: z.uuid(),
-        displayName: z.string().max(128).optional(),
+        displayName: displayName.optional(),
         role: z.enum(['admin', 'member']).optional(),
         quotaBytes: quota.optional(),
         password: z.string().min(1).max(PASSWORD_MAX).optional(),
@@ -50,33 +41,11 @@ export const usersRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const { id, ...changes } = input;
-      const users = new UserService(ctx.em);
-      const before = await users.get(id);
-      const previousRole = before.role;
-      const user = await users.update(id, changes);
-      const detail = [
-        previousRole !== user.role && `role ${previousRole} → ${user.role}`,
-        changes.quotaBytes !== undefined && `quota ${changes.quotaBytes ?? 'none'}`,
-        changes.password !== undefined && 'password reset',
-      ]
-        .filter(Boolean)
-        .join('; ');
-      await new AuditService(ctx.em).record('user_updated', {
-        actorId: ctx.user.id,
-        subject: user.username,
-        ip: ctx.client.ip,
-        detail,
-      });
-      return toUserDto(user);
+      return toUserDto(await new UserService(ctx.em).update(id, changes, actorOf(ctx)));
     }),
 
   delete: adminProcedure.input(z.object({ id: z.uuid() })).mutation(async ({ ctx, input }) => {
-    const user = await new UserService(ctx.em).delete(input.id, ctx.user.id);
-    await new AuditService(ctx.em).record('user_deleted', {
-      actorId: ctx.user.id,
-      subject: user.username,
-      ip: ctx.client.ip,
-    });
+    await new UserService(ctx.em).delete(input.id, actorOf(ctx));
     return { ok: true };
   }),
 

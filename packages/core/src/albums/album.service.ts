@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
 import { visibleTo } from '../assets/timeline';
 import { NookError } from '../errors';
+import { cleanName } from '../names';
 import type { User } from '../users/user.entity';
 import { Album } from './album.entity';
 
@@ -13,9 +14,9 @@ export interface AlbumSummary {
 }
 
 function checkName(name: string): string {
-  const trimmed = name.trim();
-  if (!trimmed) throw new NookError('BAD_REQUEST', 'an album needs a name');
-  return trimmed.slice(0, 200);
+  const cleaned = cleanName(name);
+  if (!cleaned) throw new NookError('BAD_REQUEST', 'an album needs a name');
+  return cleaned.slice(0, 200);
 }
 
 export class AlbumService {
@@ -27,10 +28,13 @@ export class AlbumService {
     return album;
   }
 
+  /** One flush, after every asset is checked: a refused asset leaves no album behind. */
   async create(owner: User, name: string, assetIds: string[] = []): Promise<Album> {
-    const album = this.em.create(Album, { owner, name: checkName(name) });
+    const albumName = checkName(name);
+    const assets = await this.ownLiveAssets(owner.id, assetIds);
+    const album = this.em.create(Album, { owner, name: albumName });
+    album.assets.set(assets);
     await this.em.flush();
-    if (assetIds.length) await this.addAssets(owner.id, album.id, assetIds);
     return album;
   }
 
@@ -49,15 +53,22 @@ export class AlbumService {
   /** Adds the caller's own live assets; returns how many were new to the album. */
   async addAssets(ownerId: string, id: string, assetIds: string[]): Promise<number> {
     const album = await this.get(ownerId, id);
+    const assets = await this.ownLiveAssets(ownerId, assetIds);
     await album.assets.init();
-    const assets = await this.em.find(Asset, { id: { $in: assetIds }, ...visibleTo(ownerId) });
-    if (assets.length !== new Set(assetIds).size)
-      throw new NookError('NOT_FOUND', 'some of these assets do not exist');
     const fresh = assets.filter((asset) => !album.assets.contains(asset));
     album.assets.add(fresh);
     album.updatedAt = new Date();
     await this.em.flush();
     return fresh.length;
+  }
+
+  /** Every one of the ids, as the owner's live assets, or NOT_FOUND before anything changes. */
+  private async ownLiveAssets(ownerId: string, assetIds: string[]): Promise<Asset[]> {
+    if (!assetIds.length) return [];
+    const assets = await this.em.find(Asset, { id: { $in: assetIds }, ...visibleTo(ownerId) });
+    if (assets.length !== new Set(assetIds).size)
+      throw new NookError('NOT_FOUND', 'some of these assets do not exist');
+    return assets;
   }
 
   async removeAssets(ownerId: string, id: string, assetIds: string[]): Promise<number> {

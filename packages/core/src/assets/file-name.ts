@@ -1,16 +1,13 @@
 // Turns a client-supplied file name into one that is safe to create inside the library.
 import path from 'node:path';
+import { cleanName } from '../names';
 
 const MAX_NAME_BYTES = 200;
 
 export function safeFileName(raw: string): string {
   const base = path.posix.basename(raw.replace(/\\/g, '/'));
-  let name = base
-    // Control characters in a name break terminals and HTTP headers.
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f]/g, '')
-    .trim()
-    .replace(/^\.+/, '');
+  // Control characters break terminals and HTTP headers; bidi overrides disguise the extension.
+  let name = cleanName(base).replace(/^\.+/, '');
   if (!name) name = 'upload';
   while (Buffer.byteLength(name) > MAX_NAME_BYTES) {
     const ext = path.extname(name);

@@ -2,6 +2,18 @@
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { AuditEvent, type AuditEventType } from './audit-event.entity';
 
+/**
+ * Who makes a change and from where, handed to the services that record it: a signed-in user and
+ * their address, or the command line on the server itself.
+ */
+export interface Actor {
+  userId: string | null;
+  /** The client's address; `cli` for `nook` commands run on the server. */
+  ip: string | null;
+}
+
+export const CLI_ACTOR: Actor = { userId: null, ip: 'cli' };
+
 export interface AuditEntry {
   actorId?: string | null;
   subject?: string | null;

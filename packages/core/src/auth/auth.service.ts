@@ -3,7 +3,8 @@ import type { EntityManager } from '@mikro-orm/sqlite';
 import { AuditService } from '../audit/audit.service';
 import { NookError } from '../errors';
 import type { ReadDb } from '../sql/read-db';
-import { checkPassword } from '../users/user.service';
+import { cleanName } from '../names';
+import { checkPassword, revokeCredentials } from '../users/user.service';
 import { User, type UserRole } from '../users/user.entity';
 import { ApiToken, type TokenScope } from './api-token.entity';
 import type { LoginThrottle } from './login-throttle';
@@ -195,15 +196,16 @@ export class AuthService {
     });
   }
 
+  /** Every session and every API token of the user ends: "everywhere" includes the CLI and scripts. */
   async logoutEverywhere(user: User, client: ClientInfo): Promise<number> {
-    const count = await this.em.nativeUpdate(Session, { user, revokedAt: null }, { revokedAt: new Date() });
+    const { sessions, tokens } = await revokeCredentials(this.em, user);
     await this.audit.record('logout_everywhere', {
       actorId: user.id,
       subject: user.username,
       ip: client.ip,
-      detail: `${count} sessions`,
+      detail: `${sessions} sessions, ${tokens} API tokens`,
     });
-    return count;
+    return sessions;
   }
 
   async listSessions(user: User): Promise<Session[]> {
@@ -222,7 +224,7 @@ export class AuthService {
     await this.audit.record('session_revoked', { actorId: user.id, subject: user.username, ip: client.ip });
   }
 
-  /** Changes the password and signs out every other session. */
+  /** Changes the password, signs out every other session and ends every API token. */
   async changePassword(
     user: User,
     current: string,
@@ -236,12 +238,13 @@ export class AuthService {
     checkPassword(next);
     user.passwordHash = await hashPassword(next);
     await this.em.flush();
-    await this.em.nativeUpdate(
-      Session,
-      { user, revokedAt: null, ...(keep && { id: { $ne: keep.id } }) },
-      { revokedAt: new Date() },
-    );
-    await this.audit.record('password_changed', { actorId: user.id, subject: user.username, ip: client.ip });
+    const { sessions, tokens } = await revokeCredentials(this.em, user, keep);
+    await this.audit.record('password_changed', {
+      actorId: user.id,
+      subject: user.username,
+      ip: client.ip,
+      detail: `${sessions} other sessions, ${tokens} API tokens ended`,
+    });
   }
 
   /** Returns the secret once; only its hash is kept. */
@@ -253,10 +256,12 @@ export class AuthService {
   ): Promise<{ token: string; apiToken: ApiToken }> {
     if (scopes.includes('admin') && user.role !== 'admin')
       throw new NookError('FORBIDDEN', 'only administrators can create admin tokens');
+    const cleaned = cleanName(name).slice(0, 100);
+    if (!cleaned) throw new NookError('BAD_REQUEST', 'a token needs a name');
     const token = API_TOKEN_PREFIX + randomSecret();
     const apiToken = this.em.create(ApiToken, {
       user,
-      name: name.trim(),
+      name: cleaned,
       tokenHash: sha256Hex(token),
       prefix: token.slice(0, API_TOKEN_PREFIX.length + 4),
       scopes: [...new Set(scopes)],

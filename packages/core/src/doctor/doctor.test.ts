@@ -6,6 +6,7 @@ import { makeTempDir, queueDatabaseUrl } from '../../../../test/harness';
 import { loadConfig } from '../config/config';
 import { openDatabase } from '../db/orm';
 import { Library } from '../libraries/library.entity';
+import { CLI_ACTOR } from '../audit/audit.service';
 import { UserService } from '../users/user.service';
 import { runDoctor, type DoctorCheck } from './doctor';
 
@@ -29,7 +30,10 @@ async function dataDirWith(
   const orm = await openDatabase(root);
   try {
     const em = orm.em.fork();
-    const owner = await new UserService(em).setUp({ username: 'admin', password: 'correct horse battery' });
+    const owner = await new UserService(em).setUp(
+      { username: 'admin', password: 'correct horse battery' },
+      CLI_ACTOR,
+    );
     for (const library of libraries) {
       em.create(Library, {
         name: library.name,

@@ -1,10 +1,13 @@
 // Users: creating accounts with their upload library, roles, quotas, and what each one stores.
-import { raw, type EntityManager } from '@mikro-orm/sqlite';
+import { raw, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
+import { AuditService, type Actor } from '../audit/audit.service';
+import { ApiToken } from '../auth/api-token.entity';
 import { hashPassword } from '../auth/secrets';
 import { Session } from '../auth/session.entity';
 import { NookError } from '../errors';
 import { Library } from '../libraries/library.entity';
+import { cleanName } from '../names';
 import { User, type UserRole } from './user.entity';
 
 /** Usernames name a folder under library/, so they stay lower-case and path-safe. */
@@ -27,6 +30,35 @@ export interface UserChanges {
   password?: string;
 }
 
+/** An account's files by processing state: what its owner may know of the job queue. */
+export interface ProcessingCounts {
+  pending: number;
+  failed: number;
+}
+
+/**
+ * Ends every way in a user has but `keep`: sessions and API tokens alike, since a token made by
+ * whoever knew the old password would otherwise outlive the change meant to lock them out.
+ */
+export async function revokeCredentials(
+  em: EntityManager,
+  user: User,
+  keep?: { id: string },
+): Promise<{ sessions: number; tokens: number }> {
+  const now = new Date();
+  const sessions = await em.nativeUpdate(
+    Session,
+    { user, revokedAt: null, ...(keep && { id: { $ne: keep.id } }) },
+    { revokedAt: now },
+  );
+  const tokens = await em.nativeUpdate(ApiToken, { user, revokedAt: null }, { revokedAt: now });
+  return { sessions, tokens };
+}
+
+function displayNameOf(raw: string | undefined, username: string): string {
+  return cleanName(raw ?? '').slice(0, 128) || username;
+}
+
 export function checkPassword(password: string): void {
   if (password.length < PASSWORD_MIN)
     throw new NookError('BAD_REQUEST', `the password needs at least ${PASSWORD_MIN} characters`);
@@ -42,21 +74,17 @@ export class UserService {
     return (await this.em.count(User, { passwordHash: { $ne: null } })) === 0;
   }
 
-  async create(input: NewUser): Promise<User> {
-    if (!USERNAME_PATTERN.test(input.username)) {
-      throw new NookError(
-        'BAD_REQUEST',
-        'a username is 2–32 lower-case letters, digits, dots, dashes or underscores',
-      );
-    }
-    checkPassword(input.password);
+  /** Creates an account and its uploads library; the actor is who made it, for the audit log. */
+  async create(input: NewUser, actor: Actor): Promise<User> {
+    this.checkNew(input);
     if (await this.em.count(User, { username: input.username }))
       throw new NookError('CONFLICT', `the username ${input.username} is taken`);
+    const passwordHash = await hashPassword(input.password);
     const user = this.em.create(User, {
       username: input.username,
-      displayName: input.displayName?.trim() || input.username,
+      displayName: displayNameOf(input.displayName, input.username),
       role: input.role,
-      passwordHash: await hashPassword(input.password),
+      passwordHash,
       quotaBytes: input.quotaBytes ?? null,
     });
     this.em.create(Library, {
@@ -66,27 +94,80 @@ export class UserService {
       owner: user,
     });
     await this.em.flush();
+    await new AuditService(this.em).record('user_created', {
+      actorId: actor.userId,
+      subject: user.username,
+      ip: actor.ip,
+      detail: user.role,
+    });
     return user;
+  }
+
+  private checkNew(input: Pick<NewUser, 'username' | 'password'>): void {
+    if (!USERNAME_PATTERN.test(input.username)) {
+      throw new NookError(
+        'BAD_REQUEST',
+        'a username is 2–32 lower-case letters, digits, dots, dashes or underscores',
+      );
+    }
+    checkPassword(input.password);
   }
 
   /**
    * First-run setup: creates the administrator, or gives a password to the one a Nook from before
-   * accounts created, so its uploads stay theirs.
+   * accounts created, so its uploads stay theirs. Exactly one setup can succeed: it inserts the only
+   * row `setup_claim` may hold in the same transaction as the account, so racing setups (parallel
+   * requests, the web and the CLI at once, several processes) meet the database's constraint, not a
+   * check that all of them passed before any wrote.
    */
-  async setUp(input: Omit<NewUser, 'role'>): Promise<User> {
-    if (!(await this.needsSetup()))
-      throw new NookError('CONFLICT', 'Nook is already set up; sign in instead');
-    const unclaimed = await this.em.findOne(
-      User,
-      { passwordHash: null, role: 'admin' },
-      { orderBy: { createdAt: 'asc' } },
-    );
-    if (!unclaimed) return this.create({ ...input, role: 'admin' });
-    checkPassword(input.password);
-    unclaimed.passwordHash = await hashPassword(input.password);
-    if (input.displayName?.trim()) unclaimed.displayName = input.displayName.trim();
-    await this.em.flush();
-    return unclaimed;
+  async setUp(input: Omit<NewUser, 'role'>, actor: Actor): Promise<User> {
+    if (!(await this.needsSetup())) throw alreadySetUp();
+    this.checkNew(input);
+    const passwordHash = await hashPassword(input.password);
+    try {
+      return await this.em.transactional(async (em) => {
+        const unclaimed = await em.findOne(
+          User,
+          { passwordHash: null, role: 'admin' },
+          { orderBy: { createdAt: 'asc' } },
+        );
+        const user =
+          unclaimed ??
+          em.create(User, {
+            username: input.username,
+            displayName: displayNameOf(input.displayName, input.username),
+            role: 'admin',
+            passwordHash,
+          });
+        if (unclaimed) {
+          unclaimed.passwordHash = passwordHash;
+          if (cleanName(input.displayName ?? ''))
+            unclaimed.displayName = displayNameOf(input.displayName, '');
+        } else {
+          em.create(Library, {
+            name: 'Uploads',
+            type: 'upload',
+            rootPath: `library/${user.username}`,
+            owner: user,
+          });
+        }
+        // The claim goes first, so a losing setup fails on it rather than on a taken username.
+        await em.execute('insert into `setup_claim` (`id`, `user_id`, `claimed_at`) values (1, ?, ?)', [
+          user.id,
+          Date.now(),
+        ]);
+        await em.flush();
+        await new AuditService(em).record('setup', {
+          actorId: user.id,
+          subject: user.username,
+          ip: actor.ip,
+        });
+        return user;
+      });
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw alreadySetUp();
+      throw error;
+    }
   }
 
   async list(): Promise<User[]> {
@@ -99,28 +180,52 @@ export class UserService {
     return user;
   }
 
-  async update(id: string, changes: UserChanges): Promise<User> {
+  /**
+   * Changes an account (the administrator's edit, or one's own display name). A new password here is
+   * a reset by someone else: every session and API token of the account ends with it.
+   */
+  async update(id: string, changes: UserChanges, actor: Actor): Promise<User> {
     const user = await this.get(id);
+    const previousRole = user.role;
     if (changes.role && changes.role !== user.role && user.role === 'admin')
       await this.ensureAnotherAdmin(user);
-    if (changes.displayName !== undefined) user.displayName = changes.displayName.trim() || user.username;
+    if (changes.password !== undefined) checkPassword(changes.password);
+    const passwordHash = changes.password === undefined ? null : await hashPassword(changes.password);
+    if (changes.displayName !== undefined)
+      user.displayName = displayNameOf(changes.displayName, user.username);
     if (changes.role) user.role = changes.role;
     if (changes.quotaBytes !== undefined) user.quotaBytes = changes.quotaBytes;
-    if (changes.password !== undefined) {
-      checkPassword(changes.password);
-      user.passwordHash = await hashPassword(changes.password);
-      await this.em.nativeUpdate(Session, { user, revokedAt: null }, { revokedAt: new Date() });
-    }
+    if (passwordHash) user.passwordHash = passwordHash;
     await this.em.flush();
+    const revoked = passwordHash ? await revokeCredentials(this.em, user) : null;
+    const detail = [
+      changes.displayName !== undefined && 'display name',
+      previousRole !== user.role && `role ${previousRole} → ${user.role}`,
+      changes.quotaBytes !== undefined && `quota ${changes.quotaBytes ?? 'none'}`,
+      revoked && `password reset; ${revoked.sessions} sessions and ${revoked.tokens} API tokens ended`,
+    ]
+      .filter(Boolean)
+      .join('; ');
+    await new AuditService(this.em).record('user_updated', {
+      actorId: actor.userId,
+      subject: user.username,
+      ip: actor.ip,
+      detail,
+    });
     return user;
   }
 
   /** Removes the account and its records; files on disk stay for the admin to move or delete. */
-  async delete(id: string, actingUserId: string): Promise<User> {
-    if (id === actingUserId) throw new NookError('BAD_REQUEST', 'you cannot delete your own account');
+  async delete(id: string, actor: Actor): Promise<User> {
+    if (id === actor.userId) throw new NookError('BAD_REQUEST', 'you cannot delete your own account');
     const user = await this.get(id);
     if (user.role === 'admin') await this.ensureAnotherAdmin(user);
     await this.em.removeAndFlush(user);
+    await new AuditService(this.em).record('user_deleted', {
+      actorId: actor.userId,
+      subject: user.username,
+      ip: actor.ip,
+    });
     return user;
   }
 
@@ -144,4 +249,20 @@ export class UserService {
       .execute<{ total: number | null }[]>('all');
     return Number(rows[0]?.total ?? 0);
   }
+
+  /** The user's own files still waiting to be processed, and those whose processing failed. */
+  async processingCounts(userId: string): Promise<ProcessingCounts> {
+    const rows = await this.em
+      .createQueryBuilder(Asset, 'a')
+      .select(['a.status', raw('count(*) as n')])
+      .where({ owner: userId, deletedAt: null, purgedAt: null, status: { $in: ['pending', 'failed'] } })
+      .groupBy('a.status')
+      .execute<{ status: string; n: number }[]>('all');
+    const count = (status: string) => Number(rows.find((row) => row.status === status)?.n ?? 0);
+    return { pending: count('pending'), failed: count('failed') };
+  }
+}
+
+function alreadySetUp(): NookError {
+  return new NookError('CONFLICT', 'Nook is already set up; sign in instead');
 }

@@ -15,6 +15,7 @@ import { Migration20261124132000 } from './Migration20261124132000';
 import { Migration20261130203000 } from './Migration20261130203000';
 import { Migration20261130204000 } from './Migration20261130204000';
 import { Migration20261130205000 } from './Migration20261130205000';
+import { Migration20261205191000 } from './Migration20261205191000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -32,4 +33,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130203000', class: Migration20261130203000 },
   { name: 'Migration20261130204000', class: Migration20261130204000 },
   { name: 'Migration20261130205000', class: Migration20261130205000 },
+  { name: 'Migration20261205191000', class: Migration20261205191000 },
 ];
