@@ -274,14 +274,16 @@ user
 program
   .command('doctor')
   .description(
-    'check what Nook needs from this machine (tools, disk, inotify, databases, library folders) and print fixes; exits 1 on a failure',
+    'check what Nook needs from this machine (tools, disk, inotify, databases, library folders) and whether every upload is still on disk; print fixes; exits 1 on a failure',
   )
-  .action(async () => {
-    const checks = await runDoctor(loadConfig());
+  .option('--repair', 'mark uploads whose original is missing as failed, so they show and are sent again')
+  .action(async (options: { repair?: boolean }) => {
+    const checks = await runDoctor(loadConfig(), { repair: options.repair ?? false });
     const marks = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
     for (const check of checks) {
       process.stdout.write(`${marks[check.status]}  ${check.name}: ${check.detail}\n`);
       if (check.fix && check.status !== 'ok') process.stdout.write(`      fix: ${check.fix}\n`);
+      for (const line of check.lines ?? []) process.stdout.write(`      ${line}\n`);
     }
     const failed = checks.filter((check) => check.status === 'fail').length;
     const warned = checks.filter((check) => check.status === 'warn').length;

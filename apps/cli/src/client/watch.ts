@@ -51,6 +51,8 @@ export class Watcher {
   private readonly log: (line: string) => void;
   private saveTimer: NodeJS.Timeout | null = null;
   private saving = Promise.resolve();
+  /** Whether this run has asked the server which remembered files it still stores. */
+  private verified = false;
 
   constructor(private readonly options: WatcherOptions) {
     this.log = options.log ?? ((line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
@@ -104,7 +106,31 @@ export class Watcher {
     await this.save();
   }
 
+  /**
+   * Once a run (retried at each rescan while the server is away): files remembered as sent whose
+   * copy the server no longer stores (its original lost from disk, or deleted there) are forgotten,
+   * so the scan finds them new and sends them again.
+   */
+  private async forgetLost(): Promise<void> {
+    const sent = Object.entries(this.state).filter(([, entry]) => entry.sha256);
+    let existing: Set<string>;
+    try {
+      existing = sent.length
+        ? await this.options.client.checkExisting([...new Set(sent.map(([, entry]) => entry.sha256!))])
+        : new Set();
+    } catch (error) {
+      this.log(`cannot ask the server which files it still has: ${(error as Error).message}`);
+      return;
+    }
+    this.verified = true;
+    const lost = sent.filter(([, entry]) => !existing.has(entry.sha256!));
+    for (const [file] of lost) delete this.state[file];
+    if (lost.length)
+      this.log(`${lost.length} file(s) sent before are no longer on the server: sending them again`);
+  }
+
   private async rescan(): Promise<void> {
+    if (!this.verified) await this.forgetLost();
     const scan = await scanPaths(this.options.dirs, this.options.filter);
     for (const error of scan.errors) this.log(`cannot read ${error.path}: ${error.reason}`);
     for (const file of scan.files) this.note(file.path, file.size, file.mtimeMs);

@@ -75,6 +75,10 @@ export async function assetRoutes(
     return { asset, assets };
   };
 
+  // Any other body reaches the upload route unparsed, so it is refused there with a 400 and a message
+  // rather than a bare 415 from Fastify.
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
   app.post('/api/assets', { config: { access: 'upload' } }, async (request, reply) => {
     const { user } = requireAuth(request, 'upload');
     if (!request.isMultipart()) {

@@ -1,5 +1,5 @@
 // Assets: taking in uploaded files, editing them, finding files on disk.
-import { access, link, mkdir, rm, stat, unlink } from 'node:fs/promises';
+import { access, link, mkdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
 import { NookError } from '../errors';
@@ -12,6 +12,7 @@ import { recordUploadSavingSql } from '../sql/totals';
 import { Asset } from './asset.entity';
 import { safeFileName, withSuffix } from './file-name';
 import { detectMediaType } from './media-type';
+import { originalIntact } from './original-intact';
 import { resolveOriginalPath } from './original-path';
 import { visibleTo } from './timeline';
 
@@ -79,7 +80,7 @@ export class AssetService {
       { populate: ['library'], orderBy: { createdAt: 'asc', id: 'asc' } },
     );
     for (const copy of copies) {
-      if (!(await this.originalIntact(copy))) continue;
+      if (!(await originalIntact(this.dataDir, copy))) continue;
       await rm(received.tempPath, { force: true });
       await this.em.getConnection().execute(recordUploadSavingSql, [user.id, received.size]);
       return { asset: copy, duplicate: true, restored: false };
@@ -170,19 +171,6 @@ export class AssetService {
   }
 
   /**
-   * The original is where the row says, inside its library, with the recorded size. Any failure to
-   * tell counts as missing: the worst that follows is that the bytes are stored again.
-   */
-  async originalIntact(asset: Asset): Promise<boolean> {
-    try {
-      const file = await resolveOriginalPath(this.dataDir, asset);
-      return (await stat(file)).size === asset.size;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
    * Which of these hashes the user already has: exactly the ones ingestUpload would answer as
    * duplicates (live in their uploads library, original on disk), so an uploader skips nothing
    * whose stored copy is gone.
@@ -203,7 +191,8 @@ export class AssetService {
     for (let start = 0; start < candidates.length; start += CHECK_CONCURRENCY) {
       await Promise.all(
         candidates.slice(start, start + CHECK_CONCURRENCY).map(async (asset) => {
-          if (!found.has(asset.sha256) && (await this.originalIntact(asset))) found.add(asset.sha256);
+          if (!found.has(asset.sha256) && (await originalIntact(this.dataDir, asset)))
+            found.add(asset.sha256);
         }),
       );
     }

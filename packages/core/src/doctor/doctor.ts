@@ -9,6 +9,13 @@ import { isNetworkFilesystem } from '../ingest/mountinfo';
 import { Library } from '../libraries/library.entity';
 import { findRunningEmbeddedPostgres } from '../queue/embedded-postgres';
 import { DataDir } from '../storage/data-dir';
+import {
+  ORIGINAL_MISSING,
+  findGoneFolderCopies,
+  findLostUploads,
+  markLostUploads,
+  type LostFiles,
+} from './lost-uploads';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -18,6 +25,8 @@ export interface DoctorCheck {
   detail: string;
   /** What to do about a warning or failure, as commands or steps a user can follow. */
   fix?: string;
+  /** Particulars, one a line (the files each user should send again). */
+  lines?: string[];
 }
 
 export interface DoctorOptions {
@@ -27,6 +36,8 @@ export interface DoctorOptions {
   minFreeBytes?: number;
   /** Overrides /proc/sys/fs/inotify/max_user_watches. */
   inotifyWatchLimit?: number;
+  /** Marks uploads whose original is gone as failed ("original missing: re-upload it"). */
+  repair?: boolean;
 }
 
 const GIB = 1024 ** 3;
@@ -207,6 +218,69 @@ async function checkLibraryRoots(dataDir: DataDir, libraries: Library[]): Promis
   return checks;
 }
 
+/** Per user at most this many files are listed; the rest are counted. */
+const LISTED_PER_USER = 50;
+
+function listFiles(groups: LostFiles[]): string[] {
+  const lines: string[] = [];
+  for (const { username, files } of groups) {
+    lines.push(`${username}: ${files.length} file(s)`);
+    for (const file of files.slice(0, LISTED_PER_USER))
+      lines.push(`  ${file.name}  sha256 ${file.sha256}  added ${file.addedAt.toISOString().slice(0, 10)}`);
+    if (files.length > LISTED_PER_USER) lines.push(`  … and ${files.length - LISTED_PER_USER} more`);
+  }
+  return lines;
+}
+
+/**
+ * Uploads that Nook answered for but whose bytes it does not have. With `repair`, those of the
+ * uploads libraries are marked failed, so the dashboard shows them until they are sent again.
+ */
+async function checkLostUploads(
+  orm: Awaited<ReturnType<typeof openDatabase>>,
+  dataDir: DataDir,
+  repair: boolean,
+): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const lost = await findLostUploads(orm.em.fork(), dataDir);
+  const count = lost.reduce((total, group) => total + group.files.length, 0);
+  if (count === 0) {
+    checks.push({ name: 'uploads', status: 'ok', detail: 'every uploaded original is on disk' });
+  } else {
+    const marked = repair
+      ? await markLostUploads(
+          orm.em.fork(),
+          lost.flatMap((group) => group.files.map((file) => file.id)),
+        )
+      : 0;
+    checks.push({
+      name: 'uploads',
+      status: repair ? 'warn' : 'fail',
+      detail:
+        `${count} uploaded file(s) have lost their original on disk; their owners should send them again` +
+        (repair ? ` (marked failed, "${ORIGINAL_MISSING}": ${marked} newly)` : ''),
+      fix: repair
+        ? 'send the files below again (dashboard, nook upload, or restart nook watch): each upload puts its original back'
+        : `sudo nook doctor --repair marks them failed ("${ORIGINAL_MISSING}"); then send the files below again (dashboard, nook upload, or restart nook watch)`,
+      lines: listFiles(lost),
+    });
+  }
+  const gone = await findGoneFolderCopies(orm.em.fork());
+  if (gone.length > 0) {
+    const total = gone.reduce((sum, group) => sum + group.files.length, 0);
+    checks.push({
+      name: 'uploads answered by a folder copy',
+      status: 'warn',
+      detail:
+        `${total} file(s) left watched folders and are kept nowhere else; an upload of any of them ` +
+        'before this version was answered "duplicate" and not stored',
+      fix: 'if a user uploaded any of the files below, they should send it again (nook upload sends what is missing)',
+      lines: listFiles(gone),
+    });
+  }
+  return checks;
+}
+
 async function checkQueueDatabase(config: Config): Promise<DoctorCheck> {
   const name = 'queue database';
   const url = config.databaseUrl ?? (await findRunningEmbeddedPostgres(config.dataDir));
@@ -286,6 +360,9 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
           checks.push({ name: 'metadata database', status: 'ok', detail: `${dbFile}: intact, up to date` });
         }
         libraries = await orm.em.fork().find(Library, {}, { orderBy: { name: 'asc' } });
+        // A damaged or outdated schema is reported above; its rows are not read.
+        if (result === 'ok' && !pending.length)
+          checks.push(...(await checkLostUploads(orm, dataDir, options.repair ?? false)));
       } finally {
         await orm.close();
       }
