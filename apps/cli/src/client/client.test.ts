@@ -301,6 +301,54 @@ describe('the nook client', () => {
     }
   }, 120_000);
 
+  it('upload and watch send again a file whose stored original was lost from the server', async () => {
+    const { token } = await admin.mutate<{ token: string }>('auth.createToken', {
+      name: 'lost originals',
+      scopes: ['read', 'upload'],
+    });
+    const clientEnv = { NOOK_SERVER: nook.url, NOOK_TOKEN: token };
+    const loseOriginal = async (hash: string) => {
+      const asset = await nook.orm.em
+        .fork()
+        .findOneOrFail(Asset, { sha256: hash, deletedAt: null }, { populate: ['library'] });
+      await rm(path.join(nook.dataDir.resolveLibraryRoot(asset.library.getEntity().rootPath), asset.path));
+      return asset.id;
+    };
+    const downloads = async (id: string, data: Buffer) => {
+      const response = await admin.fetch(`/api/assets/${id}/original`);
+      return response.status === 200 && Buffer.from(await response.arrayBuffer()).equals(data);
+    };
+
+    const dir = path.join(home, 'lost');
+    await mkdir(dir, { recursive: true });
+    const data = randomBytes(5000);
+    await writeFile(path.join(dir, 'gone.jpg'), data);
+    expect((await runNook(['upload', dir], '', clientEnv)).code).toBe(0);
+    const id = await loseOriginal(sha256(data));
+    // The server no longer claims the file, so a second run sends it and the original is back.
+    const again = await runNook(['upload', dir], '', clientEnv);
+    expect(again.stdout).toMatch(/Uploaded: +1/);
+    expect(await downloads(id, data)).toBe(true);
+
+    // nook watch remembers the file as sent; restarted after the loss, it sends it again.
+    const state = path.join(home, 'lost.json');
+    const args = ['watch', dir, '--state', state, '--stable', '1'];
+    const first = spawnNook(args, clientEnv);
+    await eventually(async () => first.stdout().includes('gone.jpg'), 30_000);
+    first.child.kill('SIGTERM');
+    await first.done;
+    expect(JSON.parse(await readFile(state, 'utf8'))).toHaveProperty([path.join(dir, 'gone.jpg'), 'sha256']);
+    await loseOriginal(sha256(data));
+    const second = spawnNook(args, clientEnv);
+    try {
+      await eventually(async () => downloads(id, data), 30_000);
+      expect(second.stdout()).toMatch(/1 file\(s\) sent before are no longer on the server/);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.done;
+    }
+  }, 120_000);
+
   it('watch survives the server being down and catches up when it returns', async () => {
     // A relay on a fixed port stands in for the server: closed is "down", listening again is "back".
     const relay = net.createServer((client) => {
