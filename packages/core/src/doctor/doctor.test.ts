@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeTempDir, queueDatabaseUrl } from '../../../../test/harness';
 import { loadConfig } from '../config/config';
 import { openDatabase } from '../db/orm';
+import { Asset } from '../assets/asset.entity';
 import { Library } from '../libraries/library.entity';
+import { recordUploadSavingSql } from '../sql/totals';
 import { CLI_ACTOR } from '../audit/audit.service';
 import { UserService } from '../users/user.service';
 import { runDoctor, type DoctorCheck } from './doctor';
@@ -149,6 +151,49 @@ describe('nook doctor', () => {
     expect(byName(checks, 'metadata database').fix).toContain('docs/backups.md');
     expect(byName(checks, 'queue database')).toMatchObject({ status: 'fail' });
     expect(byName(checks, 'queue database').detail).toContain('cannot connect');
+  });
+
+  it('lists files that left a watched folder, kept nowhere else, for a user whose uploads were answered as duplicates', async () => {
+    const photos = await tempDir();
+    const dataDir = await dataDirWith([{ name: 'Photos', root: photos }]);
+    const orm = await openDatabase(dataDir);
+    try {
+      const em = orm.em.fork();
+      const library = await em.findOneOrFail(Library, { name: 'Photos' }, { populate: ['owner'] });
+      const file = (name: string, offline: boolean) =>
+        em.create(Asset, {
+          library,
+          owner: library.owner,
+          path: name,
+          name,
+          size: 10,
+          mtime: new Date(),
+          sha256: name.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a'),
+          mime: 'image/jpeg',
+          kind: 'image',
+          takenAt: new Date(),
+          offlineAt: offline ? new Date() : null,
+        });
+      file('left.jpg', true);
+      file('still-here.jpg', false);
+      await em.flush();
+      // Without a recorded duplicate answer nothing points at a swallowed upload.
+      expect((await runDoctor(configFor(dataDir), { minFreeBytes: 1 })).map((c) => c.name)).not.toContain(
+        'uploads answered by a folder copy',
+      );
+      await em.getConnection().execute(recordUploadSavingSql, [library.owner.id, 10]);
+    } finally {
+      await orm.close();
+    }
+    const check = byName(
+      await runDoctor(configFor(dataDir), { minFreeBytes: 1 }),
+      'uploads answered by a folder copy',
+    );
+    expect(check.status).toBe('warn');
+    expect(check.lines).toEqual([
+      'admin: 1 file(s)',
+      expect.stringMatching(/^ {2}left\.jpg {2}sha256 [0-9a-f]{64} {2}added \d{4}-\d{2}-\d{2}$/),
+    ]);
   });
 
   it('warns, without failing, about a data dir where Nook has not run yet', async () => {
