@@ -156,9 +156,11 @@ export const assetsRouter = router({
   })),
 
   /**
-   * Which of these SHA-256 hashes the caller already has (not in the trash), so an uploader skips
-   * them before sending a byte. A mutation only because a batch of hashes is too long for a GET URL;
-   * it changes nothing, and upload-scoped tokens may call it.
+   * Which of these SHA-256 hashes the caller already has, so an uploader skips them before sending a
+   * byte: exactly those an upload would answer as duplicates (in the caller's uploads library, not in
+   * the trash, the original whole on disk). A copy in a watched folder or a lost original does not
+   * count, so such files are sent. A mutation only because a batch of hashes is too long for a GET
+   * URL; it changes nothing, and upload-scoped tokens may call it.
    */
   checkExisting: uploadProcedure
     .input(
