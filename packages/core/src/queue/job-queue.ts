@@ -40,8 +40,150 @@ export interface JobQueueOptions {
   policyOverrides?: Partial<Record<QueueName, Partial<Omit<PgBoss.Queue, 'name'>>>>;
 }
 
+/** While a queue found work this recently, an empty fetch is followed by a short poll rather than the idle one. */
+const BUSY_WINDOW_MS = 30_000;
+const BUSY_POLL_MS = 500;
+
+/**
+ * One queue's fetch loop on pg-boss's public `fetch`/`complete`/`fail`, with `concurrency` slots. pg-boss's
+ * own `work()` waits out its polling interval after every fetch, even one that found a job, so a backlog
+ * drained at one job per interval per poller. Here a fetch asks for as many jobs as there are free
+ * slots, a finished job frees its slot and fetches again at once, and only an empty fetch waits: briefly
+ * while the queue has been busy, the idle interval otherwise, or until `wake()` (a send in this process).
+ */
+class QueueWorker<N extends QueueName> {
+  private readonly active = new Map<string, Promise<void>>();
+  private stopping = false;
+  private woken = false;
+  private wakeUp: (() => void) | null = null;
+  private lastFoundAt = 0;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly boss: PgBoss,
+    private readonly name: N,
+    private readonly concurrency: number,
+    private readonly handler: JobHandler<N>,
+    private readonly idleMs: number,
+    private readonly noMoreRetries: (id: string) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.loopDone = this.loop();
+  }
+
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Stops fetching; resolves once the loop and every running job are done. */
+  async drain(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loopDone;
+    await Promise.all(this.active.values());
+  }
+
+  runningJobIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      const free = this.concurrency - this.active.size;
+      // With every slot busy there is nothing to poll for: a finishing job wakes the loop.
+      let waitMs = Infinity;
+      if (free > 0) {
+        // A send that arrives during the fetch must lead to another fetch, not be lost.
+        this.woken = false;
+        try {
+          const jobs = await this.boss.fetch<JobPayload<N>>(this.name, {
+            batchSize: free,
+            includeMetadata: true,
+          });
+          for (const job of jobs) this.run(job);
+          if (jobs.length > 0) this.lastFoundAt = Date.now();
+          if (jobs.length < free)
+            waitMs =
+              Date.now() - this.lastFoundAt < BUSY_WINDOW_MS
+                ? Math.min(BUSY_POLL_MS, this.idleMs)
+                : this.idleMs;
+        } catch (error) {
+          this.logger.error({ err: error, queue: this.name }, 'fetching jobs failed');
+          waitMs = this.idleMs;
+        }
+      }
+      await this.pause(waitMs);
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    if (this.woken || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(() => this.wakeUp?.(), ms) : undefined;
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        this.wakeUp = null;
+        resolve();
+      };
+    });
+  }
+
+  private run(job: PgBoss.JobWithMetadata<JobPayload<N>>): void {
+    const done = this.execute(job).finally(() => {
+      this.active.delete(job.id);
+      this.wake();
+    });
+    this.active.set(job.id, done);
+  }
+
+  /**
+   * A handler that throws fails the job, so pg-boss retries it; the handler itself records a final
+   * failure where users can see it. At the expiry the signal aborts the work and the job is failed.
+   */
+  private async execute(job: PgBoss.JobWithMetadata<JobPayload<N>>): Promise<void> {
+    const expiry = new AbortController();
+    const timer = setTimeout(() => expiry.abort(new Error('job expired')), job.expireInSeconds * 1000);
+    const expired = new Promise<never>((_, reject) =>
+      expiry.signal.addEventListener('abort', () => reject(expiry.signal.reason as Error), { once: true }),
+    );
+    let failure: { error: unknown } | null = null;
+    try {
+      const payload = jobPayloads[this.name].parse(job.data) as JobPayload<N>;
+      const work = this.handler(payload, {
+        id: job.id,
+        retryCount: job.retryCount,
+        retryLimit: job.retryLimit,
+        isFinalAttempt: job.retryCount >= job.retryLimit,
+        signal: expiry.signal,
+      });
+      await Promise.race([work, expired]);
+    } catch (error) {
+      failure = { error };
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      if (!failure) {
+        await this.boss.complete(this.name, job.id);
+        return;
+      }
+      if (isPermanentError(failure.error)) await this.noMoreRetries(job.id);
+      await this.boss.fail(this.name, job.id, failure.error as object);
+    } catch (error) {
+      // The job stays active until its expiry, when pg-boss fails and retries it.
+      this.logger.error({ err: error, queue: this.name, jobId: job.id }, 'recording the job outcome failed');
+    }
+  }
+}
+
 export class JobQueue {
-  private readonly workerIds = new Map<QueueName, string[]>();
+  private readonly workers = new Map<
+    QueueName,
+    { wake(): void; drain(): Promise<void>; runningJobIds(): string[] }
+  >();
 
   private constructor(
     private readonly boss: PgBoss,
@@ -80,53 +222,29 @@ export class JobQueue {
   ): Promise<string | null> {
     const data = jobPayloads[name].parse(payload) as object;
     const id = await this.boss.send(name, data, { singletonKey });
-    for (const workerId of this.workerIds.get(name) ?? []) this.boss.notifyWorker(workerId);
+    this.workers.get(name)?.wake();
     return id;
   }
 
-  /**
-   * Runs `concurrency` pollers for one queue. A handler that throws fails the job, so pg-boss
-   * retries it; the handler itself records a final failure where users can see it.
-   */
+  /** Runs a queue's jobs, up to `concurrency` at once. */
   async work<N extends QueueName>(
     name: N,
     concurrency: number,
     handler: JobHandler<N>,
     { producersInProcess = false }: { producersInProcess?: boolean } = {},
   ): Promise<void> {
-    const ids: string[] = [];
-    for (let i = 0; i < concurrency; i++) {
-      const id = await this.boss.work<JobPayload<N>>(
-        name,
-        {
-          batchSize: 1,
-          includeMetadata: true,
-          pollingIntervalSeconds: pollingIntervalSeconds(name, producersInProcess),
-        },
-        async ([job]) => {
-          if (!job) return;
-          const payload = jobPayloads[name].parse(job.data) as JobPayload<N>;
-          const expiry = new AbortController();
-          const timer = setTimeout(() => expiry.abort(new Error('job expired')), job.expireInSeconds * 1000);
-          try {
-            await handler(payload, {
-              id: job.id,
-              retryCount: job.retryCount,
-              retryLimit: job.retryLimit,
-              isFinalAttempt: job.retryCount >= job.retryLimit,
-              signal: expiry.signal,
-            });
-          } catch (error) {
-            if (isPermanentError(error)) await this.noMoreRetries(name, job.id);
-            throw error;
-          } finally {
-            clearTimeout(timer);
-          }
-        },
-      );
-      ids.push(id);
-    }
-    this.workerIds.set(name, [...(this.workerIds.get(name) ?? []), ...ids]);
+    if (this.workers.has(name)) throw new Error(`the ${name} queue already has its worker`);
+    const worker = new QueueWorker(
+      this.boss,
+      name,
+      concurrency,
+      handler,
+      pollingIntervalSeconds(name, producersInProcess) * 1000,
+      (id) => this.noMoreRetries(name, id),
+      this.logger,
+    );
+    this.workers.set(name, worker);
+    worker.start();
     this.logger.debug({ queue: name, concurrency }, 'worker started');
   }
 
@@ -199,8 +317,22 @@ export class JobQueue {
     }
   }
 
-  /** Lets running jobs finish (up to `timeoutMs`), then closes the connections. */
+  /**
+   * Lets running jobs finish (up to `timeoutMs`), fails those still running so they are retried after
+   * their retry delay rather than after their expiry (as pg-boss's own stop did), then closes the connections.
+   */
   async stop(timeoutMs = 20_000): Promise<void> {
-    await this.boss.stop({ graceful: true, wait: true, timeout: timeoutMs });
+    const workers = [...this.workers.entries()];
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(workers.map(([, worker]) => worker.drain())),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    for (const [name, worker] of workers) {
+      for (const id of worker.runningJobIds())
+        await this.boss.fail(name, id, new Error('Nook stopped while the job ran'));
+    }
+    await this.boss.stop({ graceful: true, wait: true, timeout: 5000 });
   }
 }

@@ -32,11 +32,12 @@ export const queueNames = Object.keys(jobPayloads) as QueueName[];
 export type MediaQueueName = 'metadata' | 'thumbnail' | 'video-poster';
 
 /**
- * How often an idle poller asks PostgreSQL for work. Jobs sent from the same process wake their
- * workers at once, so polling only matters for jobs from elsewhere. In split mode the server and
- * ingest are other processes: files are picked up within a second, housekeeping within five. In
- * `nook start` they share the process, so polling only finds retries, cron ticks and the odd CLI
- * command: a slower pace keeps an idle appliance idle.
+ * How often an idle queue asks PostgreSQL for work. A worker that finds work asks again as soon as a
+ * slot is free and polls briefly while the queue stays busy, and jobs sent from the same process wake
+ * their workers at once, so this pace only decides how soon work from elsewhere is noticed on an idle
+ * queue. In split mode the server and ingest are other processes: files are picked up within a second,
+ * housekeeping within five. In `nook start` they share the process, so idle polling only finds
+ * retries, cron ticks and the odd CLI command: a slower pace keeps an idle appliance idle.
  */
 export function pollingIntervalSeconds(name: QueueName, producersInProcess = false): number {
   const media = name === 'metadata' || name === 'thumbnail' || name === 'video-poster';

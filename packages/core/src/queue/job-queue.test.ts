@@ -1,0 +1,140 @@
+// How fast the queue drains: a worker that found work asks again at once instead of waiting out its poll.
+import { afterEach, describe, expect, it } from 'vitest';
+import { dropSchema, queueDatabaseUrl, uniqueSchema } from '../../../../test/harness';
+import { createLogger } from '../logging/logger';
+import { JobQueue } from './job-queue';
+
+const logger = createLogger('silent', false);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const assetIds = (count: number) =>
+  Array.from({ length: count }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+
+describe('job queue workers', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step();
+  });
+
+  /** Two JobQueues on one schema, as `nook serve` (the sender) and `nook worker` in their own processes. */
+  async function splitMode() {
+    const schema = uniqueSchema('queue');
+    const connection = { connectionString: queueDatabaseUrl(), schema };
+    const sender = await JobQueue.start(connection, logger);
+    const worker = await JobQueue.start(connection, logger);
+    cleanup.push(async () => {
+      await worker.stop(5000);
+      await sender.stop(5000);
+      await dropSchema(schema);
+    });
+    return { sender, worker };
+  }
+
+  it('drains a burst sent by another process at the speed of the work, not of the 10 s poll', async () => {
+    const { sender, worker } = await splitMode();
+    const jobs = 200;
+    const workMs = 20;
+    const concurrency = 2;
+    const done = new Set<string>();
+    let running = 0;
+    let mostAtOnce = 0;
+    // The slow interval `nook start` uses: only a worker that never idles with work waiting can finish in time.
+    await worker.work(
+      'metadata',
+      concurrency,
+      async ({ assetId }) => {
+        mostAtOnce = Math.max(mostAtOnce, ++running);
+        await sleep(workMs);
+        running--;
+        done.add(assetId);
+      },
+      { producersInProcess: true },
+    );
+    // Let the workers' first (empty) fetch happen, so the burst lands on idle workers that nobody wakes.
+    await sleep(500);
+    const started = Date.now();
+    await Promise.all(assetIds(jobs).map((id) => sender.enqueue('metadata', { assetId: id }, id)));
+    // One job per 10 s poll per worker, as before, would take 1,000 s. Asking again at once finishes in
+    // seconds; a twentieth of the polling time leaves room for a loaded machine.
+    const pollingSeconds = (jobs / concurrency) * 10;
+    const deadline = started + 60_000;
+    while (done.size < jobs && Date.now() < deadline) await sleep(100);
+    const seconds = (Date.now() - started) / 1000;
+    expect(done.size).toBe(jobs);
+    expect(seconds).toBeLessThan(pollingSeconds / 20);
+    expect(mostAtOnce).toBe(concurrency);
+    const stats = await sender.stats();
+    expect(stats.metadata).toMatchObject({ queued: 0, active: 0, completed: jobs });
+  }, 90_000);
+
+  it('starts on a backlog left from before a restart at once', async () => {
+    const { sender, worker } = await splitMode();
+    await Promise.all(assetIds(20).map((id) => sender.enqueue('thumbnail', { assetId: id }, id)));
+    const started = Date.now();
+    let firstAt = 0;
+    let count = 0;
+    await worker.work(
+      'thumbnail',
+      2,
+      async () => {
+        firstAt ||= Date.now();
+        count++;
+      },
+      { producersInProcess: true },
+    );
+    const deadline = Date.now() + 30_000;
+    while (count < 20 && Date.now() < deadline) await sleep(50);
+    expect(count).toBe(20);
+    expect(firstAt - started).toBeLessThan(1000);
+  });
+
+  it('keeps retries, permanent failures and the expiry signal', async () => {
+    const schema = uniqueSchema('queue');
+    const queue = await JobQueue.start({ connectionString: queueDatabaseUrl(), schema }, logger, {
+      policyOverrides: {
+        metadata: { retryDelay: 1, retryBackoff: false, retryLimit: 2 },
+        thumbnail: { retryLimit: 3, expireInSeconds: 1 },
+      },
+    });
+    cleanup.push(async () => {
+      await queue.stop(5000);
+      await dropSchema(schema);
+    });
+    const [flaky, broken, slow] = assetIds(3) as [string, string, string];
+    const attempts = new Map<string, { retryCount: number; final: boolean }[]>();
+    let abortedBy: unknown;
+    await queue.work('metadata', 2, async ({ assetId }, job) => {
+      const seen = attempts.get(assetId) ?? [];
+      seen.push({ retryCount: job.retryCount, final: job.isFinalAttempt });
+      attempts.set(assetId, seen);
+      if (assetId === flaky && job.retryCount < 2) throw new Error('try again');
+      if (assetId === broken) throw Object.assign(new Error('corrupt'), { permanent: true });
+    });
+    await queue.work('thumbnail', 1, async (_payload, job) => {
+      await new Promise<void>((resolve) =>
+        job.signal.addEventListener('abort', () => {
+          abortedBy = job.signal.reason;
+          resolve();
+        }),
+      );
+      throw new Error('aborted');
+    });
+    await queue.enqueue('metadata', { assetId: flaky }, flaky);
+    await queue.enqueue('metadata', { assetId: broken }, broken);
+    await queue.enqueue('thumbnail', { assetId: slow }, slow);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const stats = await queue.stats();
+      if (stats.metadata.completed === 1 && stats.metadata.failed === 1 && abortedBy) break;
+      await sleep(200);
+    }
+    expect(attempts.get(flaky)).toEqual([
+      { retryCount: 0, final: false },
+      { retryCount: 1, final: false },
+      { retryCount: 2, final: true },
+    ]);
+    expect(attempts.get(broken)).toEqual([{ retryCount: 0, final: false }]);
+    expect(String(abortedBy)).toMatch(/expired/);
+    const stats = await queue.stats();
+    expect(stats.metadata).toMatchObject({ completed: 1, failed: 1, queued: 0, active: 0 });
+  });
+});
