@@ -16,7 +16,7 @@ import { shareRoutes } from './routes/shares';
 import { uploadRoutes } from './routes/uploads';
 import { webRoutes } from './routes/web';
 import { securityHeaders } from './security';
-import { limitTrpcBatches, trpcResponseMeta } from './trpc-http';
+import { delayRefusals, limitTrpcBatches, trpcResponseMeta } from './trpc-http';
 
 export interface RegisteredRoute {
   method: string;
@@ -64,6 +64,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(securityHeaders, { webRoot: deps.webRoot });
   await app.register(fastifyCookie);
   app.addHook('onRequest', limitTrpcBatches);
+  app.addHook('onSend', delayRefusals);
   await app.register(responseMemo, { readDb });
   await app.register(requestContext, { orm: deps.orm, throttle, readDb });
   await app.register(fastifyMultipart, { throwFileSizeLimit: true });

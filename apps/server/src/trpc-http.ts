@@ -2,7 +2,7 @@
 // every answer needs.
 import { NookError } from '@nook/core';
 import type { TRPCError } from '@trpc/server';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** A dashboard page asks a handful of questions at once; more in one request is someone's tool. */
 export const MAX_BATCH_CALLS = 10;
@@ -37,6 +37,30 @@ export async function limitTrpcBatches(request: FastifyRequest): Promise<void> {
       'BAD_REQUEST',
       'auth procedures cannot be batched; send each in a request of its own',
     );
+}
+
+/** How long a refused password attempt (429, 503) waits before its answer goes out. */
+export const REFUSAL_DELAY_MS = 1000;
+
+const isPasswordRoute = (request: FastifyRequest) =>
+  request.routeOptions.url === '/api/shares/:token/unlock' ||
+  (request.routeOptions.url === '/trpc/:path' && isCredentialCall((request.params as { path: string }).path));
+
+/**
+ * A refusal costs the server little, but a script answered at once asks again at once: a hundred
+ * connections from one address would keep the event loop so full that a request needing the
+ * database (a few turns of the loop) waits seconds. Held for a second, each connection asks at most
+ * once a second; a person who mistyped hardly notices.
+ */
+export async function delayRefusals(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+): Promise<unknown> {
+  const status = payload instanceof Response ? payload.status : reply.statusCode;
+  if ((status === 429 || status === 503) && isPasswordRoute(request))
+    await new Promise((resolve) => setTimeout(resolve, REFUSAL_DELAY_MS));
+  return payload;
 }
 
 /**
