@@ -116,8 +116,9 @@ describe('uploads are never swallowed', () => {
     return { status: response.status, data: Buffer.from(await response.arrayBuffer()) };
   };
 
-  const existing = async (hashes: string[]) =>
-    (await admin.mutate<{ existing: string[] }>('assets.checkExisting', { sha256: hashes })).existing;
+  const check = (hashes: string[]) =>
+    admin.mutate<{ existing: string[]; lost: string[] }>('assets.checkExisting', { sha256: hashes });
+  const existing = async (hashes: string[]) => (await check(hashes)).existing;
 
   /** Deletes an asset's original from disk, as a failed disk or a careless `rm` would. */
   const loseOriginal = async (id: string) => {
@@ -158,8 +159,9 @@ describe('uploads are never swallowed', () => {
         status: 'ready',
       });
       await em.flush();
-      // A copy in a folder is not an upload: checkExisting does not tell the CLI to skip it.
-      expect(await existing([sha256(data)])).toEqual([]);
+      // A copy in a folder is not an upload: checkExisting does not tell the CLI to skip it, and a
+      // watcher that sent it (answered "duplicate" of that copy in the past) learns it is lost.
+      expect(await check([sha256(data)])).toEqual({ existing: [], lost: [sha256(data)] });
 
       const first = await upload(admin, 'holiday.bin', data);
       expect(first).toMatchObject({ duplicate: false, sha256: sha256(data) });
@@ -174,7 +176,7 @@ describe('uploads are never swallowed', () => {
 
       const again = await upload(admin, 'holiday.bin', data);
       expect(again).toMatchObject({ id: first.id, duplicate: true });
-      expect(await existing([sha256(data)])).toEqual([sha256(data)]);
+      expect(await check([sha256(data)])).toEqual({ existing: [sha256(data)], lost: [] });
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
@@ -186,7 +188,7 @@ describe('uploads are never swallowed', () => {
     await admin.mutate('assets.update', { id: first.id, favorite: true });
     await loseOriginal(first.id);
     expect((await original(first.id)).status).toBe(404);
-    expect(await existing([sha256(data)])).toEqual([]);
+    expect(await check([sha256(data)])).toEqual({ existing: [], lost: [sha256(data)] });
 
     const again = await upload(admin, 'lost.bin', data);
     // The same row gets its bytes back: one asset per file, its favorite kept.
@@ -195,7 +197,11 @@ describe('uploads are never swallowed', () => {
     expect(restored.status).toBe(200);
     expect(restored.data.equals(data)).toBe(true);
     expect(await admin.query('assets.get', { id: first.id })).toMatchObject({ favorite: true });
-    expect(await existing([sha256(data)])).toEqual([sha256(data)]);
+    expect(await check([sha256(data)])).toEqual({ existing: [sha256(data)], lost: [] });
+
+    // Deleted by its owner, it is neither had nor lost: an upload stores it anew, a watcher leaves it.
+    await admin.mutate('assets.delete', { ids: [first.id] });
+    expect(await check([sha256(data)])).toEqual({ existing: [], lost: [] });
   });
 
   it('nook doctor names a lost upload per user, --repair marks it failed, and sending it again repairs it', async () => {

@@ -342,11 +342,20 @@ describe('the nook client', () => {
     const second = spawnNook(args, clientEnv);
     try {
       await eventually(async () => downloads(id, data), 30_000);
-      expect(second.stdout()).toMatch(/1 file\(s\) sent before are no longer on the server/);
+      expect(second.stdout()).toMatch(/1 file\(s\) sent before were lost by the server/);
     } finally {
       second.child.kill('SIGTERM');
       await second.done;
     }
+
+    // Deleted in the dashboard, it stays deleted: a restarted watcher does not bring it back.
+    await admin.mutate('assets.delete', { ids: [id] });
+    const third = spawnNook(args, clientEnv);
+    await eventually(async () => third.stdout().includes('watching'), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    third.child.kill('SIGTERM');
+    expect((await third.done).stdout).not.toMatch(/lost by the server| uploaded /);
+    expect(await copiesOnServer(sha256(data))).toBe(0);
   }, 120_000);
 
   it('watch survives the server being down and catches up when it returns', async () => {

@@ -162,6 +162,7 @@ export function registerClientCommands(program: Command): void {
         const { server, token } = await loadCredentials();
         const watcher = new Watcher({
           client: new NookClient(server, token),
+          token,
           dirs: dirs.map((dir) => path.resolve(dir)),
           filter: flags,
           uploader: uploaderOptions(flags),

@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { AppRouter } from '@nook/api';
+import { createTRPCClient, httpLink } from '@trpc/client';
 import { watch, type FSWatcher } from 'chokidar';
 import type { NookClient } from './api';
 import { writeFileAtomic } from './credentials';
@@ -10,6 +12,8 @@ import { Uploader, type FileResult, type ResumeStore, type UploaderOptions } fro
 
 export interface WatcherOptions {
   client: NookClient;
+  /** The client's credentials, for the one question NookClient does not ask (what the server lost). */
+  token: string;
   dirs: string[];
   filter: ScanFilter;
   uploader: UploaderOptions;
@@ -36,6 +40,8 @@ interface Candidate {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** Hashes per checkExisting call, as the server takes. */
+const HASH_BATCH = 1000;
 /** Files per round, so the state file is written often during a large first sync. */
 const ROUND_SIZE = 200;
 
@@ -51,10 +57,19 @@ export class Watcher {
   private readonly log: (line: string) => void;
   private saveTimer: NodeJS.Timeout | null = null;
   private saving = Promise.resolve();
-  /** Whether this run has asked the server which remembered files it still stores. */
+  /** Whether this run has asked the server which remembered files it lost. */
   private verified = false;
+  private readonly trpc;
 
   constructor(private readonly options: WatcherOptions) {
+    this.trpc = createTRPCClient<AppRouter>({
+      links: [
+        httpLink({
+          url: `${options.client.server}/trpc`,
+          headers: () => ({ authorization: `Bearer ${options.token}` }),
+        }),
+      ],
+    });
     this.log = options.log ?? ((line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
   }
 
@@ -107,26 +122,30 @@ export class Watcher {
   }
 
   /**
-   * Once a run (retried at each rescan while the server is away): files remembered as sent whose
-   * copy the server no longer stores (its original lost from disk, or deleted there) are forgotten,
-   * so the scan finds them new and sends them again.
+   * Once a run (retried at each rescan while the server is away): files remembered as sent that the
+   * server lost (their original gone from its disk, or never kept because a watched folder on the
+   * server had them) are forgotten, so the scan finds them new and sends them again. Files deleted
+   * on the server stay deleted.
    */
   private async forgetLost(): Promise<void> {
     const sent = Object.entries(this.state).filter(([, entry]) => entry.sha256);
-    let existing: Set<string>;
+    const hashes = [...new Set(sent.map(([, entry]) => entry.sha256!))];
+    const lost = new Set<string>();
     try {
-      existing = sent.length
-        ? await this.options.client.checkExisting([...new Set(sent.map(([, entry]) => entry.sha256!))])
-        : new Set();
+      for (let start = 0; start < hashes.length; start += HASH_BATCH) {
+        const batch = hashes.slice(start, start + HASH_BATCH);
+        for (const hash of (await this.trpc.assets.checkExisting.mutate({ sha256: batch })).lost)
+          lost.add(hash);
+      }
     } catch (error) {
       this.log(`cannot ask the server which files it still has: ${(error as Error).message}`);
       return;
     }
     this.verified = true;
-    const lost = sent.filter(([, entry]) => !existing.has(entry.sha256!));
-    for (const [file] of lost) delete this.state[file];
-    if (lost.length)
-      this.log(`${lost.length} file(s) sent before are no longer on the server: sending them again`);
+    const forgotten = sent.filter(([, entry]) => lost.has(entry.sha256!));
+    for (const [file] of forgotten) delete this.state[file];
+    if (forgotten.length)
+      this.log(`${forgotten.length} file(s) sent before were lost by the server: sending them again`);
   }
 
   private async rescan(): Promise<void> {

@@ -159,8 +159,10 @@ export const assetsRouter = router({
    * Which of these SHA-256 hashes the caller already has, so an uploader skips them before sending a
    * byte: exactly those an upload would answer as duplicates (in the caller's uploads library, not in
    * the trash, the original whole on disk). A copy in a watched folder or a lost original does not
-   * count, so such files are sent. A mutation only because a batch of hashes is too long for a GET
-   * URL; it changes nothing, and upload-scoped tokens may call it.
+   * count, so such files are sent. `lost`: those the caller sent and Nook lost (see
+   * AssetService.hashStates), for an uploader that remembers what it sent (`nook watch`). A mutation
+   * only because a batch of hashes is too long for a GET URL; it changes nothing, and upload-scoped
+   * tokens may call it.
    */
   checkExisting: uploadProcedure
     .input(
@@ -168,12 +170,9 @@ export const assetsRouter = router({
         sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'expected a lower-case hex SHA-256')).max(1000),
       }),
     )
-    .mutation(async ({ ctx, input }) => ({
-      existing: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).existingHashes(
-        ctx.user.id,
-        input.sha256,
-      ),
-    })),
+    .mutation(({ ctx, input }) =>
+      new AssetService(ctx.em, ctx.dataDir, ctx.queue).hashStates(ctx.user.id, input.sha256),
+    ),
 
   duplicates: protectedProcedure
     .input(

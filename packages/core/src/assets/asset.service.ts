@@ -12,7 +12,7 @@ import { recordUploadSavingSql } from '../sql/totals';
 import { Asset } from './asset.entity';
 import { safeFileName, withSuffix } from './file-name';
 import { detectMediaType } from './media-type';
-import { originalIntact } from './original-intact';
+import { ORIGINAL_MISSING, originalIntact } from './original-intact';
 import { resolveOriginalPath } from './original-path';
 import { visibleTo } from './timeline';
 
@@ -171,32 +171,48 @@ export class AssetService {
   }
 
   /**
-   * Which of these hashes the user already has: exactly the ones ingestUpload would answer as
-   * duplicates (live in their uploads library, original on disk), so an uploader skips nothing
-   * whose stored copy is gone.
+   * Of these hashes: `existing`, those the user already has — exactly the ones ingestUpload would
+   * answer as duplicates (live in their uploads library, original on disk), so an uploader skips
+   * nothing whose stored copy is gone; and `lost`, those the user sent and Nook lost — an asset of
+   * their uploads library whose original is gone, or content of which no upload was ever kept though
+   * a watched folder of theirs had it (answered "duplicate" of that copy before uploads were checked
+   * against the disk). Not what they deleted themselves: an uploader that remembers what it sent
+   * re-sends only the lost.
    */
-  async existingHashes(ownerId: string, hashes: string[]): Promise<string[]> {
-    if (hashes.length === 0) return [];
-    const candidates = await this.em.find(
+  async hashStates(ownerId: string, hashes: string[]): Promise<{ existing: string[]; lost: string[] }> {
+    if (hashes.length === 0) return { existing: [], lost: [] };
+    const wanted = [...new Set(hashes)];
+    const rows = await this.em.find(
       Asset,
-      {
-        owner: ownerId,
-        library: { owner: ownerId, type: 'upload' },
-        sha256: { $in: [...new Set(hashes)] },
-        deletedAt: null,
-      },
+      { owner: ownerId, sha256: { $in: wanted } },
       { populate: ['library'] },
     );
-    const found = new Set<string>();
-    for (let start = 0; start < candidates.length; start += CHECK_CONCURRENCY) {
+    const intact = new Set<string>();
+    const live = rows.filter(
+      (asset) => asset.library.getEntity().type === 'upload' && asset.deletedAt === null,
+    );
+    for (let start = 0; start < live.length; start += CHECK_CONCURRENCY) {
       await Promise.all(
-        candidates.slice(start, start + CHECK_CONCURRENCY).map(async (asset) => {
-          if (!found.has(asset.sha256) && (await originalIntact(this.dataDir, asset)))
-            found.add(asset.sha256);
+        live.slice(start, start + CHECK_CONCURRENCY).map(async (asset) => {
+          if (!intact.has(asset.sha256) && (await originalIntact(this.dataDir, asset)))
+            intact.add(asset.sha256);
         }),
       );
     }
-    return [...found];
+    const uploadedLive = new Set(live.map((asset) => asset.sha256));
+    const uploadedEver = new Set(
+      rows.filter((asset) => asset.library.getEntity().type === 'upload').map((asset) => asset.sha256),
+    );
+    const inFolders = new Set(
+      rows.filter((asset) => asset.library.getEntity().type !== 'upload').map((asset) => asset.sha256),
+    );
+    return {
+      existing: wanted.filter((hash) => intact.has(hash)),
+      lost: wanted.filter(
+        (hash) =>
+          !intact.has(hash) && (uploadedLive.has(hash) || (!uploadedEver.has(hash) && inFolders.has(hash))),
+      ),
+    };
   }
 
   /** link(2) refuses to replace an existing file, so two uploads of the same name never clobber. */
@@ -295,10 +311,14 @@ export class AssetService {
     );
   }
 
-  /** Sends failed assets (all, or only those in `ids`) through the pipeline again; returns how many. */
+  /**
+   * Sends failed assets (all, or only those in `ids`) through the pipeline again; returns how many.
+   * Those whose original is missing stay marked: only an upload of the file brings it back.
+   */
   async retryFailed(ownerId: string | null, ids?: string[]): Promise<number> {
     const failed = await this.em.find(Asset, {
       status: 'failed',
+      $or: [{ error: null }, { error: { $ne: ORIGINAL_MISSING } }],
       deletedAt: null,
       ...(ownerId && { owner: ownerId }),
       ...(ids && { id: { $in: ids } }),

@@ -4,6 +4,9 @@ import type { DataDir } from '../storage/data-dir';
 import type { Asset } from './asset.entity';
 import { resolveOriginalPath } from './original-path';
 
+/** The error on an asset whose original `nook doctor --repair` found gone: only a new upload cures it. */
+export const ORIGINAL_MISSING = 'original missing: re-upload it';
+
 /**
  * The original is where the row says, inside its library, with the recorded size. Any failure to
  * tell counts as missing: the worst that follows is that the bytes are stored again. The asset's

@@ -9,13 +9,8 @@ import { isNetworkFilesystem } from '../ingest/mountinfo';
 import { Library } from '../libraries/library.entity';
 import { findRunningEmbeddedPostgres } from '../queue/embedded-postgres';
 import { DataDir } from '../storage/data-dir';
-import {
-  ORIGINAL_MISSING,
-  findGoneFolderCopies,
-  findLostUploads,
-  markLostUploads,
-  type LostFiles,
-} from './lost-uploads';
+import { ORIGINAL_MISSING } from '../assets/original-intact';
+import { findGoneFolderCopies, findLostUploads, markLostUploads, type LostFiles } from './lost-uploads';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 

@@ -6,11 +6,8 @@
 // copy in a watched folder and nothing was stored, and that copy has since left the folder.
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
-import { originalIntact } from '../assets/original-intact';
+import { ORIGINAL_MISSING, originalIntact } from '../assets/original-intact';
 import type { DataDir } from '../storage/data-dir';
-
-/** The error a repaired row carries: shown on the asset and the jobs page. */
-export const ORIGINAL_MISSING = 'original missing: re-upload it';
 
 export interface LostFile {
   id: string;
@@ -91,19 +88,17 @@ export async function markLostUploads(em: EntityManager, ids: string[]): Promise
  * such an upload, of which nothing was stored. Which ones, Nook did not record.
  */
 export async function findGoneFolderCopies(em: EntityManager): Promise<LostFiles[]> {
-  const rows = await em
-    .getConnection()
-    .execute<
-      {
-        id: string;
-        name: string;
-        sha256: string;
-        size: number;
-        created_at: number | string;
-        username: string;
-      }[]
-    >(
-      `select a.id, a.name, a.sha256, a.size, a.created_at, u.username
+  const rows = await em.getConnection().execute<
+    {
+      id: string;
+      name: string;
+      sha256: string;
+      size: number;
+      created_at: number | string;
+      username: string;
+    }[]
+  >(
+    `select a.id, a.name, a.sha256, a.size, a.created_at, u.username
        from assets a
        join libraries l on l.id = a.library_id
        join users u on u.id = a.owner_id
@@ -113,7 +108,7 @@ export async function findGoneFolderCopies(em: EntityManager): Promise<LostFiles
                          where b.owner_id = a.owner_id and b.sha256 = a.sha256 and b.id <> a.id
                            and b.deleted_at is null and b.offline_at is null)
       order by u.username, a.created_at`,
-    );
+  );
   return byUser(
     rows.map((row) => ({
       username: row.username,
