@@ -66,6 +66,46 @@ describe('job queue workers', () => {
     expect(stats.metadata).toMatchObject({ queued: 0, active: 0, completed: jobs });
   }, 90_000);
 
+  it('keeps every slot busy through a burst sent in its own process, then sits still', async () => {
+    const schema = uniqueSchema('queue');
+    const queue = await JobQueue.start({ connectionString: queueDatabaseUrl(), schema }, logger);
+    cleanup.push(async () => {
+      await queue.stop(5000);
+      await dropSchema(schema);
+    });
+    const jobs = 100;
+    const concurrency = 2;
+    let done = 0;
+    let running = 0;
+    let mostAtOnce = 0;
+    await queue.work(
+      'thumbnail',
+      concurrency,
+      async () => {
+        mostAtOnce = Math.max(mostAtOnce, ++running);
+        await sleep(20);
+        running--;
+        done++;
+      },
+      { producersInProcess: true },
+    );
+    const started = Date.now();
+    // Sends keep arriving while every slot is busy: each wakes the worker, none may make it spin.
+    for (const id of assetIds(jobs)) await queue.enqueue('thumbnail', { assetId: id }, id);
+    const deadline = started + 60_000;
+    while (done < jobs && Date.now() < deadline) await sleep(100);
+    expect(done).toBe(jobs);
+    expect((Date.now() - started) / 1000).toBeLessThan(((jobs / concurrency) * 10) / 20);
+    expect(mostAtOnce).toBe(concurrency);
+
+    await sleep(1000);
+    const before = process.cpuUsage();
+    await sleep(3000);
+    const cpu = process.cpuUsage(before);
+    // Idle polling is a query every few seconds; 5 % of a core is far above it and far below a busy loop.
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(150);
+  }, 90_000);
+
   it('starts on a backlog left from before a restart at once', async () => {
     const { sender, worker } = await splitMode();
     await Promise.all(assetIds(20).map((id) => sender.enqueue('thumbnail', { assetId: id }, id)));

@@ -95,9 +95,10 @@ class QueueWorker<N extends QueueName> {
       const free = this.concurrency - this.active.size;
       // With every slot busy there is nothing to poll for: a finishing job wakes the loop.
       let waitMs = Infinity;
+      // A send that arrives during the fetch must lead to another fetch, not be lost; one that arrives
+      // while every slot is busy is served when a slot frees (keeping it would spin this loop).
+      this.woken = false;
       if (free > 0) {
-        // A send that arrives during the fetch must lead to another fetch, not be lost.
-        this.woken = false;
         try {
           const jobs = await this.boss.fetch<JobPayload<N>>(this.name, {
             batchSize: free,
