@@ -19,7 +19,7 @@ import { freePort } from '../proc';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const attempts = Number(process.env.NOOK_BENCH_ATTEMPTS ?? 1000);
 /** Sign-in requests in flight at once, as many as a script opens sockets. */
-const concurrency = 100;
+const concurrency = Number(process.env.NOOK_BENCH_CONCURRENCY ?? 100);
 const baselineMs = 5000;
 const aimP95Ms = 50;
 /** The same account the bench signed up as: the flood guesses its password. */
@@ -128,9 +128,9 @@ async function flood(
   url: string,
   addressOf: (i: number) => string,
   keepAlive: boolean,
+  plan = floodPlan(attempts),
 ): Promise<FloodResult> {
   const base = new URL(url);
-  const plan = floodPlan(attempts);
   const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: concurrency }) : false;
   const attemptsByStatus: Record<string, number> = {};
   let next = 0;
@@ -188,6 +188,15 @@ async function main(): Promise<void> {
       nook.url,
       () => new Promise((resolve) => setTimeout(resolve, baselineMs)),
     );
+    // The same requests to a URL that only answers 404: what any flood of that size costs here.
+    const reference = await probeDuring(nook.url, () =>
+      flood(
+        nook.url,
+        () => '127.0.0.1',
+        true,
+        floodPlan(attempts).map((call) => ({ ...call, path: '/api/nothing' })),
+      ),
+    );
     const oneAddress = await probeDuring(nook.url, () => flood(nook.url, () => '127.0.0.1', true));
     // 127.1.x.y: a thousand addresses, none of them the one that flooded before.
     const manyAddresses = await probeDuring(nook.url, () =>
@@ -197,6 +206,12 @@ async function main(): Promise<void> {
 
     const health = [
       summarize('baseline', 'no flood (baseline, same run)', baseline.latencies, false),
+      summarize(
+        'reference',
+        'as many requests to a 404 URL (reference: any flood)',
+        reference.latencies,
+        false,
+      ),
       summarize(
         'one-address',
         `${attempts.toLocaleString('en')} sign-ins from one address`,
@@ -211,6 +226,7 @@ async function main(): Promise<void> {
       ),
     ];
     const floods = [
+      { id: 'reference (404)', ...reference.result },
       { id: 'one-address', ...oneAddress.result },
       { id: 'many-addresses', ...manyAddresses.result },
     ];
@@ -223,7 +239,7 @@ async function main(): Promise<void> {
       health,
       floods,
     };
-    const statuses = ['400', '401', '429', '503', '200', '0'];
+    const statuses = ['400', '401', '429', '503', '200', '404', '0'];
     const markdown = [
       `# Nook sign-in flood bench — ${report.startedAt}`,
       '',
@@ -248,7 +264,8 @@ async function main(): Promise<void> {
       '',
       'The status columns count sign-in attempts by the answer to the request that carried them: 400 a refused batch ' +
         '(auth calls are never batched), 401 a wrong password checked, 429 refused by the back-off before any hash, ' +
-        '503 refused by the full password queue (one hash at a time, 16 waiting).',
+        '503 refused by the full password queue (one hash at a time, 16 waiting). Refusals (429, 503) are answered ' +
+        'after a second, so each connection asks at most once a second.',
       '',
       `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}; load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after. The client shares the cores with the server.`,
       '',
