@@ -120,6 +120,9 @@ export async function assetRoutes(
         uploaded.push({ id: asset.id, sha256: asset.sha256, duplicate, name: asset.name, size: asset.size });
       }
     } catch (error) {
+      // The rest of a refused body is never read: the connection closes with the answer instead of
+      // staying open until the server's request timeout.
+      if (!request.raw.complete) reply.header('connection', 'close');
       if (error instanceof TooLargeError || (error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
         throw new NookError(
           'PAYLOAD_TOO_LARGE',
