@@ -313,7 +313,7 @@ describe('quotas hold for uploads under way', () => {
   });
 
   it('counts a deferred-length tus upload by what it has written and refuses PATCHes past the quota', async () => {
-    const { token } = await member('deferrer', 200_000);
+    const { client, token } = await member('deferrer', 200_000);
     const tus = (pathname: string, method: string, headers: Record<string, string> = {}, body?: Buffer) =>
       fetch(`${nook.url}${pathname}`, {
         method,
@@ -347,6 +347,11 @@ describe('quotas hold for uploads under way', () => {
     const crowded = await patch(secondLocation, 0, randomBytes(100_000));
     expect(crowded.status).toBe(413);
     expect(await crowded.text()).toMatch(/150000 in unfinished uploads/);
+
+    // A multipart upload counts the unfinished tus uploads too.
+    const multipart = await client.upload([{ name: 'beside.bin', data: randomBytes(60_000) }]);
+    expect(multipart.status).toBe(413);
+    expect(((await multipart.json()) as { message: string }).message).toMatch(/quota/);
 
     // Declaring a length that does not fit is refused too.
     const declared = await patch(location, 150_000, randomBytes(10), { 'upload-length': '500000' });

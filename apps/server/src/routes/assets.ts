@@ -15,6 +15,7 @@ import { sendArchive } from '../archive';
 import type { ServerDeps } from '../deps';
 import { idParams, sendDerived, sendOriginal, variantQuery } from '../files';
 import { requireAuth } from '../request-context';
+import { pendingUploadBytes, tusDirectory } from '../tus/upload-store';
 
 export interface UploadedItem {
   id: string;
@@ -86,9 +87,11 @@ export async function assetRoutes(
     }
     const assets = service(request);
     const users = new UserService(request.em);
-    const reservation = await uploadReservations.open(user.id, user.quotaBytes, () =>
-      users.usedBytes(user.id),
-    );
+    // Unfinished tus uploads count as stored; read before the database, as the tus route does.
+    const reservation = await uploadReservations.open(user.id, user.quotaBytes, async () => {
+      const pending = await pendingUploadBytes(tusDirectory(dataDir.tmp), user.id);
+      return pending + (await users.usedBytes(user.id));
+    });
     const uploaded: UploadedItem[] = [];
     let current = '';
     try {

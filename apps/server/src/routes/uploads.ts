@@ -20,6 +20,7 @@ import { requireAuth } from '../request-context';
 import {
   NookUploadStore,
   checksumAlgorithms,
+  tusDirectory,
   type ChecksumAlgorithm,
   type ExpectedChecksum,
   type UploadQuota,
@@ -75,7 +76,7 @@ export async function uploadRoutes(
     return current;
   };
   const store = new NookUploadStore(
-    { directory: path.join(dataDir.tmp, 'tus'), expirationPeriodInMilliseconds: uploadExpiryMs },
+    { directory: tusDirectory(dataDir.tmp), expirationPeriodInMilliseconds: uploadExpiryMs },
     () => requests.getStore()?.checksum,
     () => requests.getStore()?.quota,
   );

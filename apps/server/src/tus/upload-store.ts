@@ -30,6 +30,31 @@ export interface UploadQuota {
   describe: QuotaMessage;
 }
 
+/** Where tus keeps unfinished uploads under the data dir's tmp/. */
+export const tusDirectory = (tmpDir: string) => path.join(tmpDir, 'tus');
+
+/**
+ * Bytes a user's unfinished tus uploads count against the quota as if stored: the announced length,
+ * or, while the length is deferred, what has been written. Multipart uploads count them too.
+ */
+export async function pendingUploadBytes(directory: string, userId: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(directory).catch(() => [] as string[])) {
+    if (!name.startsWith(`${userId}.`) || !name.endsWith('.json')) continue;
+    const info = await readFile(path.join(directory, name), 'utf8')
+      .then((text) => JSON.parse(text) as { size?: number })
+      .catch(() => null);
+    if (!info) continue;
+    total +=
+      info.size ??
+      (await stat(path.join(directory, name.slice(0, -'.json'.length))).then(
+        (file) => file.size,
+        () => 0,
+      ));
+  }
+  return total;
+}
+
 const quotaRefusal = (error: unknown) => ({
   status_code: 413,
   body: `${(error as Error).message}\n`,
@@ -126,26 +151,8 @@ export class NookUploadStore extends FileStore {
     await super.declareUploadLength(id, length);
   }
 
-  /**
-   * Bytes this user's unfinished uploads count against the quota as if stored: the announced length,
-   * or, while the length is deferred, what has been written.
-   */
-  async pendingBytes(userId: string): Promise<number> {
-    let total = 0;
-    for (const name of await readdir(this.directory).catch(() => [] as string[])) {
-      if (!name.startsWith(`${userId}.`) || !name.endsWith('.json')) continue;
-      const info = await readFile(path.join(this.directory, name), 'utf8')
-        .then((text) => JSON.parse(text) as { size?: number })
-        .catch(() => null);
-      if (!info) continue;
-      total +=
-        info.size ??
-        (await stat(path.join(this.directory, name.slice(0, -'.json'.length))).then(
-          (file) => file.size,
-          () => 0,
-        ));
-    }
-    return total;
+  pendingBytes(userId: string): Promise<number> {
+    return pendingUploadBytes(this.directory, userId);
   }
 
   override async remove(id: string): Promise<void> {
