@@ -271,8 +271,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n');
     const results = path.join(repoRoot, 'bench', 'results');
-    await writeFile(path.join(results, 'auth-latest.json'), JSON.stringify(report, null, 2) + '\n');
-    await writeFile(path.join(results, 'auth-latest.md'), markdown);
+    // Another concurrency is another finding, kept beside the default one.
+    const name = process.env.NOOK_BENCH_CONCURRENCY ? `auth-c${concurrency}-latest` : 'auth-latest';
+    await writeFile(path.join(results, `${name}.json`), JSON.stringify(report, null, 2) + '\n');
+    await writeFile(path.join(results, `${name}.md`), markdown);
     process.stdout.write(markdown);
   } finally {
     await nook.stop();
