@@ -220,7 +220,9 @@ describe('authorization matrix', () => {
 
     const bobClient = await signIn('bob', 'bob password 1');
     const uploaded = (await (
-      await bobClient.upload([{ name: 'bob.jpg', data: await makeJpeg(64, 48), type: 'image/jpeg' }])
+      await bobClient.upload([
+        { name: 'bob.jpg', data: await makeJpeg({ width: 64, height: 48 }), type: 'image/jpeg' },
+      ])
     ).json()) as { id: string; sha256: string }[];
     const asset = uploaded[0]!;
     const album = await bobClient.mutate<{ id: string }>('albums.create', {
@@ -281,7 +283,8 @@ describe('authorization matrix', () => {
         const want = expected(caller, ACCESS[name]!, type);
         // Signing out ends the caller's session, so a session caller signs out a fresh one of its own.
         const fresh = SIGNING_OUT.includes(name) && (caller === 'member' || caller === 'admin');
-        const by = fresh ? await signIn(...credentials[caller as 'member' | 'admin']) : client;
+        const [username, password] = fresh ? credentials[caller as 'member' | 'admin'] : [];
+        const by = username && password ? await signIn(username, password) : client;
         const outcome = await call(by, name, type, inputFor(name, bob));
         const refused = outcome.code === 'UNAUTHORIZED' || outcome.code === 'FORBIDDEN';
         if (want === 'through' ? refused : outcome.code !== want)
@@ -311,8 +314,10 @@ describe('authorization matrix', () => {
     const sessions = await bobClient.query<{ id: string }[]>('auth.sessions');
     expect(sessions.map((session) => session.id)).toContain(bob.sessionId);
     // No album was left behind by the refused attempts to put Bob's photo in one.
-    const albums = await nook.orm.em.fork().getConnection().execute('select name from albums');
-    expect(albums.map((row: { name: string }) => row.name)).toEqual(['Bob only']);
+    const albums = (await nook.orm.em.fork().getConnection().execute('select name from albums')) as {
+      name: string;
+    }[];
+    expect(albums.map((row) => row.name)).toEqual(['Bob only']);
   });
 });
 
@@ -333,7 +338,9 @@ describe('authorization matrix over the /api routes', () => {
     };
     const bobClient = await signIn('bob');
     const [asset] = (await (
-      await bobClient.upload([{ name: 'bob.jpg', data: await makeJpeg(64, 48), type: 'image/jpeg' }])
+      await bobClient.upload([
+        { name: 'bob.jpg', data: await makeJpeg({ width: 64, height: 48 }), type: 'image/jpeg' },
+      ])
     ).json()) as { id: string }[];
     bob = { assetId: asset!.id };
     const alice = await signIn('alice');
@@ -350,7 +357,7 @@ describe('authorization matrix over the /api routes', () => {
     await nook?.close();
   });
 
-  const jpeg = makeJpeg(32, 24);
+  const jpeg = makeJpeg({ width: 32, height: 24 });
   const json = (body: unknown): RequestInit => ({
     method: 'POST',
     body: JSON.stringify(body),
