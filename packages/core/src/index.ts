@@ -49,7 +49,7 @@ export {
   type LibrarySettings,
   type NewLibrary,
 } from './libraries/library.service';
-export { libraryRootRefusal, libraryRootsHint } from './libraries/library-roots';
+export { libraryRootRefusal, libraryRootsHint, type RootRefusal } from './libraries/library-roots';
 export {
   LibraryIndexer,
   type FileOutcome,

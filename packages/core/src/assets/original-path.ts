@@ -18,7 +18,8 @@ export async function resolveOriginalPath(dataDir: DataDir, asset: Asset): Promi
     const root = await realpath(dataDir.resolveLibraryRoot(library.rootPath));
     if (library.type === 'folder') {
       const refusal = await libraryRootRefusal(dataDir, root);
-      if (refusal) throw new NookError('FORBIDDEN', `this library's folder may not be read: ${refusal}`);
+      if (refusal)
+        throw new NookError('FORBIDDEN', `this library's folder may not be read: ${refusal.reason}`);
     }
     const file = await realpath(path.resolve(root, ...asset.path.split('/')));
     if (file.startsWith(root + path.sep)) return file;

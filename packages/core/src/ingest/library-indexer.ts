@@ -150,7 +150,7 @@ export class LibraryIndexer {
    */
   async refusal(library: Library): Promise<string | null> {
     const root = await realpath(library.rootPath).catch(() => null);
-    return root === null ? null : libraryRootRefusal(this.dataDir, root);
+    return root === null ? null : ((await libraryRootRefusal(this.dataDir, root))?.reason ?? null);
   }
 
   /** Keeps the reason on the library, for its status page; nothing of it is read. */

@@ -20,20 +20,28 @@ async function real(folder: string): Promise<string> {
   return realpath(folder).catch(() => path.resolve(folder));
 }
 
-/**
- * Why a folder library's root (already a real path) may not be read, or null when it may. The
- * reasons name no path, so they can be shown to the library's owner.
- */
-export async function libraryRootRefusal(dataDir: DataDir, realRoot: string): Promise<string | null> {
+export interface RootRefusal {
+  /** Names no path, so it can be shown to the library's owner. */
+  reason: string;
+  /** Whether the administrator could allow it with NOOK_LIBRARY_ROOTS. */
+  configurable: boolean;
+}
+
+/** Why a folder library's root (already a real path) may not be read, or null when it may. */
+export async function libraryRootRefusal(dataDir: DataDir, realRoot: string): Promise<RootRefusal | null> {
+  const never = (reason: string) => ({ reason, configurable: false });
   if (systemFolders.some((folder) => within(realRoot, folder)))
-    return 'the folder is a system folder (/proc, /sys or /dev)';
+    return never('the folder is a system folder (/proc, /sys or /dev)');
   const data = await real(dataDir.root);
-  if (within(realRoot, data)) return "the folder lies inside Nook's data directory";
-  if (within(data, realRoot)) return "the folder contains Nook's data directory";
+  if (within(realRoot, data)) return never("the folder lies inside Nook's data directory");
+  if (within(data, realRoot)) return never("the folder contains Nook's data directory");
   if (dataDir.libraryRoots.length === 0)
-    return 'no folder may be a library while NOOK_LIBRARY_ROOTS is empty';
+    return { reason: 'no folder may be a library while NOOK_LIBRARY_ROOTS is empty', configurable: true };
   const allowed = await Promise.all(dataDir.libraryRoots.map(real));
   if (!allowed.some((root) => within(realRoot, root)))
-    return 'the folder is not inside the folders the administrator allows (NOOK_LIBRARY_ROOTS)';
+    return {
+      reason: 'the folder is not inside the folders the administrator allows (NOOK_LIBRARY_ROOTS)',
+      configurable: true,
+    };
   return null;
 }

@@ -193,7 +193,8 @@ export class LibraryService {
     const refusal = await libraryRootRefusal(this.dataDir, resolved);
     if (refusal) {
       const shown = resolved === given ? given : `${given} (${resolved})`;
-      throw new NookError('BAD_REQUEST', `${shown}: ${refusal}; ${libraryRootsHint}`);
+      const hint = refusal.configurable ? `; to allow it, ${libraryRootsHint}` : '';
+      throw new NookError('BAD_REQUEST', `${shown}: ${refusal.reason}${hint}`);
     }
     try {
       await access(resolved, constants.R_OK | constants.X_OK);
