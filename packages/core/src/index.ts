@@ -76,12 +76,7 @@ export { detectMediaType, kindOf } from './assets/media-type';
 export { resolveOriginalPath } from './assets/original-path';
 export { DataDir, type DerivedVariant } from './storage/data-dir';
 export { receiveToTemp, TooLargeError, type ReceivedFile } from './storage/receive';
-export {
-  QuotaReservation,
-  UploadReservations,
-  uploadReservations,
-  type QuotaMessage,
-} from './storage/quota';
+export { uploadReservations, type QuotaMessage, type QuotaReservation } from './storage/quota';
 export {
   JobQueue,
   type JobContext,
