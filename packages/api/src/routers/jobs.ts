@@ -1,5 +1,5 @@
 // jobs.*: queue depths, failed assets with their reasons, retrying them and remaking missing files.
-import { AssetService, UserService, isAdministrator } from '@nook/core';
+import { AssetService, UserService, isAdministrator, ownerScope } from '@nook/core';
 import { z } from 'zod';
 import { adminProcedure, protectedProcedure, router } from '../trpc';
 import { ids } from './filters';
@@ -20,7 +20,7 @@ export const jobsRouter = router({
   failed: protectedProcedure
     .input(scope.extend({ limit: z.number().int().min(1).max(500).default(100) }))
     .query(async ({ ctx, input }) => {
-      const owner = input.everyone && ctx.user.role === 'admin' ? null : ctx.user.id;
+      const owner = ownerScope(ctx.user, input.everyone);
       const failed = await new AssetService(ctx.em, ctx.dataDir, ctx.queue).listFailed(owner, input.limit);
       return failed.map((asset) => ({
         id: asset.id,
@@ -36,7 +36,7 @@ export const jobsRouter = router({
   retryFailed: protectedProcedure
     .input(scope.extend({ ids: ids.optional() }))
     .mutation(async ({ ctx, input }) => {
-      const owner = input.everyone && ctx.user.role === 'admin' ? null : ctx.user.id;
+      const owner = ownerScope(ctx.user, input.everyone);
       return { queued: await new AssetService(ctx.em, ctx.dataDir, ctx.queue).retryFailed(owner, input.ids) };
     }),
 

@@ -1,6 +1,7 @@
 // Signing in and out: password checks, server-side sessions, and API tokens.
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { AuditService } from '../audit/audit.service';
+import { isAdministrator } from './access';
 import { NookError } from '../errors';
 import type { ReadDb } from '../sql/read-db';
 import { cleanName } from '../names';
@@ -254,7 +255,7 @@ export class AuthService {
     scopes: TokenScope[],
     client: ClientInfo,
   ): Promise<{ token: string; apiToken: ApiToken }> {
-    if (scopes.includes('admin') && user.role !== 'admin')
+    if (scopes.includes('admin') && !isAdministrator(user))
       throw new NookError('FORBIDDEN', 'only administrators can create admin tokens');
     const cleaned = cleanName(name).slice(0, 100);
     if (!cleaned) throw new NookError('BAD_REQUEST', 'a token needs a name');
