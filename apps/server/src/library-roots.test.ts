@@ -175,17 +175,21 @@ describe('folders Nook may read', () => {
     expect(await ok.text()).toBe('hello');
   });
 
-  it('shows members no server path on the stats page; administrators see where the disks are', async () => {
-    const memberStats = await member.query<{ disks: { label: string; path: string | null }[] }>(
-      'stats.summary',
-    );
+  it('shows members no server path nor the queues on the stats page; administrators see both', async () => {
+    const memberStats = await member.query<{
+      disks: { label: string; path: string | null }[];
+      queues: unknown;
+    }>('stats.summary');
+    expect(memberStats.queues).toBeNull();
     expect(memberStats.disks.length).toBeGreaterThan(1);
     expect(memberStats.disks.every((disk) => disk.path === null)).toBe(true);
     expect(JSON.stringify(memberStats)).not.toContain(nook.dataDir.root);
     expect(JSON.stringify(memberStats)).not.toContain(allowed);
-    const adminStats = await admin.query<{ disks: { label: string; path: string | null }[] }>(
-      'stats.summary',
-    );
+    const adminStats = await admin.query<{
+      disks: { label: string; path: string | null }[];
+      queues: unknown;
+    }>('stats.summary');
+    expect(adminStats.queues).toMatchObject({ metadata: expect.any(Object) });
     expect(adminStats.disks[0]).toMatchObject({ label: 'Data', path: nook.dataDir.root });
   });
 });

@@ -1,5 +1,5 @@
 // backups.*: schedules (what, where, when), runs on demand, and the history of runs. Administrators only.
-import { BackupService, nextRuns, type BackupRun, type BackupSchedule } from '@nook/core';
+import { BackupService, nextRuns, type BackupRun, type BackupSchedule, nameInput } from '@nook/core';
 import { z } from 'zod';
 import type { Context } from '../context';
 import { adminProcedure, router } from '../trpc';
@@ -65,7 +65,7 @@ const cron = z.string().trim().min(9).max(128);
 const timeZone = z.string().trim().min(1).max(64);
 
 const settings = z.object({
-  name: z.string().trim().min(1).max(128),
+  name: nameInput(128),
   cron,
   timeZone,
   targetDir: z.string().min(1).max(4096),

@@ -9,6 +9,7 @@ import {
   type Library,
   type LibraryCounts,
   type User,
+  nameInput,
 } from '@nook/core';
 import { z } from 'zod';
 import type { Context } from '../context';
@@ -66,7 +67,7 @@ function toStatusDto(library: Library, counts: LibraryCounts, viewer: User) {
 }
 
 const settings = z.object({
-  name: z.string().trim().min(1).max(128),
+  name: nameInput(128),
   rootPath: z.string().min(1).max(4096),
   watchMode: z.enum(watchModes),
   pollIntervalSeconds: z

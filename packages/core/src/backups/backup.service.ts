@@ -1,4 +1,5 @@
 // Backup schedules: editing them, sending their runs to the queue, and the history the dashboard shows.
+import { cleanName } from '../names';
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { NookError } from '../errors';
 import type { JobQueue } from '../queue/job-queue';
@@ -66,7 +67,7 @@ export class BackupService {
     const target = await checkTarget(input.targetDir, this.dataDir.root);
     await this.refuseSharedTarget(target.targetDir, null);
     const schedule = this.em.create(BackupSchedule, {
-      name: input.name.trim(),
+      name: cleanName(input.name),
       cron: input.cron.trim(),
       timeZone,
       targetDir: target.targetDir,
@@ -98,7 +99,7 @@ export class BackupService {
       schedule.targetDir = target.targetDir;
       warnings = target.warnings;
     }
-    if (changes.name !== undefined) schedule.name = changes.name.trim();
+    if (changes.name !== undefined) schedule.name = cleanName(changes.name);
     schedule.cron = cron.trim();
     schedule.timeZone = timeZone;
     schedule.verifyCron = verifyCron;

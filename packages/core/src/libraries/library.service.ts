@@ -1,10 +1,11 @@
 // Libraries: creating and editing watched folders, who may see them, and how their indexing stands.
+import { cleanName } from '../names';
 import { constants } from 'node:fs';
 import { access, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ref, type EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
-import { isAdministrator } from '../auth/access';
+import { isAdministrator, mayReach, ownerScope } from '../auth/access';
 import { NookError } from '../errors';
 import { defaultExclusions } from '../ingest/exclusions';
 import { detectFilesystem, isNetworkFilesystem } from '../ingest/mountinfo';
@@ -76,14 +77,14 @@ export class LibraryService {
 
   /** The caller's libraries; an administrator may ask for everybody's. */
   async list(user: User, everyone = false): Promise<Library[]> {
-    const all = everyone && user.role === 'admin';
-    return this.em.find(Library, all ? {} : { owner: user.id }, { orderBy: { createdAt: 'asc' } });
+    const owner = ownerScope(user, everyone);
+    return this.em.find(Library, owner === null ? {} : { owner }, { orderBy: { createdAt: 'asc' } });
   }
 
   /** Members reach only their own libraries; an administrator reaches every one. */
   async get(user: User, id: string): Promise<Library> {
     const library = await this.em.findOne(Library, { id });
-    if (!library || (library.owner.id !== user.id && user.role !== 'admin'))
+    if (!library || !mayReach(user, { ownerId: library.owner.id, administered: true }))
       throw new NookError('NOT_FOUND', 'no such library');
     return library;
   }
@@ -95,7 +96,7 @@ export class LibraryService {
     if (!owner) throw new NookError('BAD_REQUEST', 'no such user to own the library');
     const rootPath = await this.checkRoot(input.rootPath);
     const library = this.em.create(Library, {
-      name: input.name.trim(),
+      name: cleanName(input.name),
       type: 'folder',
       rootPath,
       owner: ref(owner),
@@ -114,7 +115,7 @@ export class LibraryService {
   async update(user: User, id: string, changes: Partial<LibrarySettings>): Promise<Library> {
     const library = await this.folder(user, id);
     if (changes.rootPath !== undefined) library.rootPath = await this.checkRoot(changes.rootPath);
-    if (changes.name !== undefined) library.name = changes.name.trim();
+    if (changes.name !== undefined) library.name = cleanName(changes.name);
     if (changes.watchMode !== undefined) library.watchMode = changes.watchMode;
     if (changes.pollIntervalSeconds !== undefined) library.pollIntervalSeconds = changes.pollIntervalSeconds;
     if (changes.scanIntervalHours !== undefined) library.scanIntervalHours = changes.scanIntervalHours;

@@ -84,14 +84,15 @@ export class StatsService {
     ]);
     return {
       disks: admin ? disks : disks.map((usage) => ({ ...usage, path: null })),
-      queues: await this.queue.stats(),
-      lastBackup: user.role === 'admin' ? await this.lastBackup() : null,
+      // The queues hold every account's work: their depths are the administrator's to see.
+      queues: admin ? await this.queue.stats() : null,
+      lastBackup: admin ? await this.lastBackup() : null,
     };
   }
 
   /** From the totals the triggers keep (sql/totals.ts): a few rows per library and month. */
   storage(db: ReadDb, user: User) {
-    const everyone = user.role === 'admin';
+    const everyone = isAdministrator(user);
     type Row = { count: number; bytes: number };
     const byKind = db.all<Row & { kind: string }>(storageTotalsSql.byKind, [user.id]);
     const count = byKind.reduce((sum, row) => sum + row.count, 0);
