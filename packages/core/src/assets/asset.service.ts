@@ -363,12 +363,25 @@ export class AssetService {
     return queued;
   }
 
-  /** A final failure, kept on the asset so people can see why a file has no thumbnail. */
+  /**
+   * A final failure, kept on the asset so people can see why a file has no thumbnail. Members read
+   * it, and server paths are the administrator's: the log keeps the whole message.
+   */
   async markFailed(id: string, reason: string): Promise<void> {
     await this.em.nativeUpdate(
       Asset,
       { id },
-      { status: 'failed', error: reason.slice(0, 2000), updatedAt: new Date() },
+      { status: 'failed', error: withoutServerPaths(reason).slice(0, 2000), updatedAt: new Date() },
     );
   }
+}
+
+/** `open '/srv/My Photos/a.jpg'` becomes `open '…/a.jpg'`: the file is named, its folders are not. */
+export function withoutServerPaths(message: string): string {
+  return (
+    message
+      // Quoted paths may hold spaces: the whole quote is one path.
+      .replace(/(['"`])\/(?:[^'"`]*\/)?([^'"`/]*)\1/g, '$1…/$2$1')
+      .replace(/(?<![\w.:/~…-])\/(?:[^\s'"`:,;()/]+\/)+/g, '…/')
+  );
 }
