@@ -39,8 +39,12 @@ export async function limitTrpcBatches(request: FastifyRequest): Promise<void> {
     );
 }
 
-/** How long a refused password attempt (429, 503) waits before its answer goes out. */
+/**
+ * A refused password attempt (429, 503) is answered when it might next succeed (its Retry-After),
+ * but at least this soon and at most 5 s later.
+ */
 export const REFUSAL_DELAY_MS = 1000;
+const MAX_REFUSAL_DELAY_MS = 5000;
 
 const isPasswordRoute = (request: FastifyRequest) =>
   request.routeOptions.url === '/api/shares/:token/unlock' ||
@@ -49,8 +53,8 @@ const isPasswordRoute = (request: FastifyRequest) =>
 /**
  * A refusal costs the server little, but a script answered at once asks again at once: a hundred
  * connections from one address would keep the event loop so full that a request needing the
- * database (a few turns of the loop) waits seconds. Held for a second, each connection asks at most
- * once a second; a person who mistyped hardly notices.
+ * database (a few turns of the loop) waits seconds. Held until it could be tried again (1–5 s),
+ * each connection asks at most that often; a person who mistyped hardly notices.
  */
 export async function delayRefusals(
   request: FastifyRequest,
@@ -58,8 +62,12 @@ export async function delayRefusals(
   payload: unknown,
 ): Promise<unknown> {
   const status = payload instanceof Response ? payload.status : reply.statusCode;
-  if ((status === 429 || status === 503) && isPasswordRoute(request))
-    await new Promise((resolve) => setTimeout(resolve, REFUSAL_DELAY_MS));
+  if ((status !== 429 && status !== 503) || !isPasswordRoute(request)) return payload;
+  const retryAfter = Number(
+    payload instanceof Response ? payload.headers.get('retry-after') : reply.getHeader('retry-after'),
+  );
+  const delay = Math.min(MAX_REFUSAL_DELAY_MS, Math.max(REFUSAL_DELAY_MS, (retryAfter || 0) * 1000));
+  await new Promise((resolve) => setTimeout(resolve, delay));
   return payload;
 }
 
