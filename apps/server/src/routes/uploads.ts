@@ -4,23 +4,27 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { link, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  Asset,
   AssetService,
   NookError,
+  User,
   UserService,
   hashFile,
   httpStatusOf,
   uploadReservations,
   type EntityManager,
-  type User,
+  type UploadResult,
 } from '@nook/core';
 import { EVENTS, Server, type Upload } from '@tus/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerDeps } from '../deps';
 import { requireAuth } from '../request-context';
+import { FinishedUploads, assetIdOfUpload, removeOlderThan } from '../tus/finished';
 import {
   NookUploadStore,
   checksumAlgorithms,
   tusDirectory,
+  tusFinishedDirectory,
   type ChecksumAlgorithm,
   type ExpectedChecksum,
   type UploadQuota,
@@ -30,6 +34,12 @@ export const UPLOADS_PATH = '/api/uploads';
 
 /** Response headers of the request that finishes an upload: what became of it. */
 export const ASSET_HEADERS = ['Nook-Asset-Id', 'Nook-Asset-Sha256', 'Nook-Duplicate'];
+
+const assetHeaders = ({ asset, duplicate }: Pick<UploadResult, 'asset' | 'duplicate'>) => ({
+  'Nook-Asset-Id': asset.id,
+  'Nook-Asset-Sha256': asset.sha256,
+  'Nook-Duplicate': String(duplicate),
+});
 
 interface UploadContext {
   user: User;
@@ -65,9 +75,9 @@ function parseChecksum(header: string | string[] | undefined): ExpectedChecksum 
 
 export async function uploadRoutes(
   app: FastifyInstance,
-  deps: Pick<ServerDeps, 'dataDir' | 'queue' | 'maxUploadBytes' | 'uploadExpiryMs' | 'logger'>,
+  deps: Pick<ServerDeps, 'orm' | 'dataDir' | 'queue' | 'maxUploadBytes' | 'uploadExpiryMs' | 'logger'>,
 ) {
-  const { dataDir, queue, maxUploadBytes, uploadExpiryMs, logger } = deps;
+  const { orm, dataDir, queue, maxUploadBytes, uploadExpiryMs, logger } = deps;
   const log = logger.child({ component: 'uploads' });
   const requests = new AsyncLocalStorage<UploadContext>();
   const context = (): UploadContext => {
@@ -80,6 +90,7 @@ export async function uploadRoutes(
     () => requests.getStore()?.checksum,
     () => requests.getStore()?.quota,
   );
+  const finished = new FinishedUploads(tusFinishedDirectory(dataDir.tmp));
 
   /** Domain errors keep their status and message; anything else is logged and answered plainly. */
   const toTusError = (error: unknown): TusError => {
@@ -123,9 +134,19 @@ export async function uploadRoutes(
     else quota.reservation.grow(size, quota.describe);
   };
 
-  /** Hash (unless it was hashed on the way in), dedup, link into the library, queue its metadata job. */
-  const finish = async (upload: Upload) => {
-    const { user, em, quota } = context();
+  /** Completions under way in this process, so a replay and a live request for one upload share one. */
+  const completions = new Map<string, Promise<UploadResult>>();
+  /** Uploads a PATCH of this process is writing or finishing: a HEAD meanwhile is tus's to answer. */
+  const patching = new Map<string, number>();
+
+  /**
+   * Hash (unless it was hashed on the way in), dedup, link into the library, write the row, queue its
+   * metadata job. Idempotent: the row gets an id derived from the upload's, so completing again after a
+   * crash (the bytes still in tmp/tus) finds that row rather than making another.
+   */
+  const ingest = async (upload: Upload, user: User, em: EntityManager): Promise<UploadResult> => {
+    const made = await em.findOne(Asset, { id: assetIdOfUpload(upload.id) });
+    if (made) return { asset: made, duplicate: false, restored: false };
     const size = upload.size ?? upload.offset;
     const storedPath = upload.storage!.path;
     const sha256 = store.takeSha256(upload.id, size) ?? (await hashFile(storedPath)).sha256;
@@ -134,28 +155,129 @@ export async function uploadRoutes(
     const tempPath = path.join(dataDir.tmp, `${randomUUID()}.part`);
     await link(storedPath, tempPath);
     try {
-      const users = new UserService(em);
-      const { asset, duplicate, restored } = await new AssetService(em, dataDir, queue).ingestUpload(
+      return await new AssetService(em, dataDir, queue).ingestUpload(
         user,
-        await users.uploadLibraryOf(user),
+        await new UserService(em).uploadLibraryOf(user),
         { tempPath, sha256, size },
         upload.metadata?.filename ?? upload.metadata?.name ?? 'upload',
+        { assetId: assetIdOfUpload(upload.id) },
       );
-      // What this request reserved is not stored after all when nothing new was.
-      if (duplicate || restored) quota?.reservation.release(size);
-      return {
-        headers: {
-          'Nook-Asset-Id': asset.id,
-          'Nook-Asset-Sha256': asset.sha256,
-          'Nook-Duplicate': String(duplicate),
-        },
-      };
     } catch (error) {
       await rm(tempPath, { force: true });
-      // Left in place, the finished upload would answer a retry's HEAD as complete although it was refused.
-      await store.remove(upload.id).catch(() => undefined);
+      throw error;
+    }
+  };
+
+  /** Completes `upload` and records its answer, so a HEAD after its bytes are gone still gets it. */
+  const complete = (upload: Upload, user: User, em: EntityManager): Promise<UploadResult> => {
+    let running = completions.get(upload.id);
+    if (!running) {
+      running = ingest(upload, user, em)
+        .then(async (result) => {
+          await finished.put(upload.id, {
+            size: upload.size ?? upload.offset,
+            headers: assetHeaders(result),
+          });
+          return result;
+        })
+        .finally(() => completions.delete(upload.id));
+      completions.set(upload.id, running);
+    }
+    return running;
+  };
+
+  /**
+   * A refused upload (a domain error) is removed: left in place it would answer HEAD as complete. Any
+   * other failure leaves the bytes, so a HEAD, a PATCH or the next start completes it again.
+   */
+  const dropIfRefused = async (id: string, error: unknown) => {
+    if (error instanceof NookError) await store.remove(id).catch(() => undefined);
+  };
+
+  const finish = async (upload: Upload) => {
+    const { user, em, quota } = context();
+    try {
+      const { asset, duplicate, restored } = await complete(upload, user, em);
+      // What this request reserved is not stored after all when nothing new was.
+      if (duplicate || restored) quota?.reservation.release(upload.size ?? upload.offset);
+      return { headers: assetHeaders({ asset, duplicate }) };
+    } catch (error) {
+      await dropIfRefused(upload.id, error);
       throw toTusError(error);
     }
+  };
+
+  /**
+   * Uploads whose bytes all arrived but which never became an asset (the process died during the last
+   * PATCH; a tus client counts them done): completed at start and hourly. One owner's refusal, or an
+   * owner gone, removes that upload; a failure of ours leaves it for the next round.
+   */
+  const replayComplete = async () => {
+    for (const upload of await store.complete()) {
+      if (patching.has(upload.id) || completions.has(upload.id)) continue;
+      const em = orm.em.fork();
+      const user = await em.findOne(User, { id: upload.id.split('.')[0]! });
+      if (!user) {
+        await store.remove(upload.id).catch(() => undefined);
+        continue;
+      }
+      try {
+        const { asset, duplicate } = await complete(upload, user, em);
+        await store.remove(upload.id).catch(() => undefined);
+        log.info(
+          { id: upload.id, assetId: asset.id, duplicate },
+          'finished upload completed after a restart',
+        );
+      } catch (error) {
+        await dropIfRefused(upload.id, error);
+        log.warn({ err: error, id: upload.id }, 'completing a finished upload failed');
+      }
+    }
+  };
+
+  /**
+   * HEAD or PATCH of an upload that is complete here, answered with its asset headers: from its record
+   * when its bytes are gone, or by completing it now when they are all here and no PATCH of this
+   * process is on it. Returns false when tus should answer instead.
+   */
+  const answerFinished = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    user: User,
+    id: string,
+  ): Promise<boolean> => {
+    if (request.method !== 'HEAD' && request.method !== 'PATCH') return false;
+    if (patching.has(id)) return false;
+    let record = await finished.get(id);
+    if (!record) {
+      const upload = await store.getUpload(id).catch(() => null);
+      if (!upload || upload.size === undefined || upload.offset !== upload.size) return false;
+      // A PATCH at another offset is tus's 409 to give.
+      if (request.method === 'PATCH' && Number(request.headers['upload-offset']) !== upload.size)
+        return false;
+      try {
+        await complete(upload, user, request.em);
+      } catch (error) {
+        await dropIfRefused(id, error);
+        throw error;
+      }
+      record = (await finished.get(id))!;
+      await store.remove(id).catch(() => undefined);
+      log.info({ id, assetId: record.headers['Nook-Asset-Id'] }, 'finished upload completed on request');
+    } else if (request.method === 'PATCH' && Number(request.headers['upload-offset']) !== record.size) {
+      throw new NookError('CONFLICT', `upload is complete at offset ${record.size}`);
+    }
+    void reply
+      .code(request.method === 'HEAD' ? 200 : 204)
+      .headers({
+        'Tus-Resumable': '1.0.0',
+        'Cache-Control': 'no-store',
+        'Upload-Offset': String(record.size),
+        ...(request.method === 'HEAD' && { 'Upload-Length': String(record.size) }),
+        ...record.headers,
+      })
+      .send();
+    return true;
   };
 
   const tus = new Server({
@@ -186,13 +308,29 @@ export async function uploadRoutes(
       .catch((error: unknown) => log.warn({ err: error, id: upload.id }, 'tus cleanup failed'));
   });
 
-  const expire = () =>
-    tus.cleanUpExpiredUploads().then(
-      (count) => count > 0 && log.info({ count }, 'expired unfinished uploads removed'),
-      (error: unknown) => log.warn({ err: error }, 'expiring unfinished uploads failed'),
-    );
-  void expire();
-  const timer = setInterval(expire, Math.min(uploadExpiryMs, 3600_000)).unref();
+  /**
+   * At start and hourly: complete what was cut short, then drop what is older than the upload expiry —
+   * unfinished tus uploads, records of finished ones, and temp files (`tmp/*.part`) of multipart
+   * uploads and completions cut by a crash.
+   */
+  const housekeeping = async () => {
+    const steps = {
+      'completing finished uploads': replayComplete,
+      'expiring unfinished uploads': async () => {
+        const count = await tus.cleanUpExpiredUploads();
+        if (count > 0) log.info({ count }, 'expired unfinished uploads removed');
+      },
+      'removing old upload records and temp files': async () => {
+        const records = await finished.expire(uploadExpiryMs);
+        const parts = await removeOlderThan(dataDir.tmp, uploadExpiryMs, (name) => name.endsWith('.part'));
+        if (records + parts > 0) log.info({ records, parts }, 'old upload records and temp files removed');
+      },
+    };
+    for (const [step, run] of Object.entries(steps))
+      await run().catch((error: unknown) => log.warn({ err: error }, `${step} failed`));
+  };
+  void housekeeping();
+  const timer = setInterval(housekeeping, Math.min(uploadExpiryMs, 3600_000)).unref();
   app.addHook('onClose', async () => clearInterval(timer));
 
   // tus reads the body itself, unparsed and without Fastify's body limit (maxSize bounds it).
@@ -208,8 +346,11 @@ export async function uploadRoutes(
       throw new NookError('NOT_FOUND', 'upload not found');
     request.raw.url = id === undefined ? UPLOADS_PATH : `${UPLOADS_PATH}/${id}`;
     const checksum = parseChecksum(request.headers['upload-checksum']);
+    if (id !== undefined && (await answerFinished(request, reply, user, id))) return;
     const quota =
       request.method === 'POST' || request.method === 'PATCH' ? await openQuota(user, request.em) : undefined;
+    const patched = request.method === 'PATCH' ? id : undefined;
+    if (patched) patching.set(patched, (patching.get(patched) ?? 0) + 1);
     reply.hijack();
     if (request.method === 'OPTIONS')
       reply.raw.setHeader('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
@@ -224,6 +365,11 @@ export async function uploadRoutes(
       reply.raw.end();
     } finally {
       quota?.reservation.close();
+      if (patched) {
+        const left = patching.get(patched)! - 1;
+        if (left > 0) patching.set(patched, left);
+        else patching.delete(patched);
+      }
     }
   };
   app.route({

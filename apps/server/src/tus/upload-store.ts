@@ -4,6 +4,7 @@ import { readFile, readdir, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
+import type { Upload } from '@tus/server';
 import type { QuotaMessage, QuotaReservation } from '@nook/core';
 
 /** `Tus-Checksum-Algorithm`: sha1 is the one the protocol requires, sha256 the one Nook prefers. */
@@ -32,6 +33,9 @@ export interface UploadQuota {
 
 /** Where tus keeps unfinished uploads under the data dir's tmp/. */
 export const tusDirectory = (tmpDir: string) => path.join(tmpDir, 'tus');
+
+/** Where the answers of finished uploads are kept after their bytes are gone (see FinishedUploads). */
+export const tusFinishedDirectory = (tmpDir: string) => path.join(tmpDir, 'tus-done');
 
 /**
  * Bytes a user's unfinished tus uploads count against the quota as if stored: the announced length,
@@ -149,6 +153,17 @@ export class NookUploadStore extends FileStore {
       }
     }
     await super.declareUploadLength(id, length);
+  }
+
+  /** Uploads whose every byte is here: finished, unless their completion (the asset) is still to come. */
+  async complete(): Promise<Upload[]> {
+    const uploads: Upload[] = [];
+    for (const name of await readdir(this.directory).catch(() => [] as string[])) {
+      if (!name.endsWith('.json')) continue;
+      const upload = await this.getUpload(name.slice(0, -'.json'.length)).catch(() => null);
+      if (upload && upload.size !== undefined && upload.offset === upload.size) uploads.push(upload);
+    }
+    return uploads;
   }
 
   pendingBytes(userId: string): Promise<number> {

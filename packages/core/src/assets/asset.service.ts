@@ -73,6 +73,8 @@ export class AssetService {
     library: Library,
     received: ReceivedFile,
     clientName: string,
+    /** The new row's id when one is made: a replayed tus completion finds its asset by it. */
+    { assetId }: { assetId?: string } = {},
   ): Promise<UploadResult> {
     const copies = await this.em.find(
       Asset,
@@ -108,6 +110,7 @@ export class AssetService {
     );
 
     const asset = this.em.create(Asset, {
+      ...(assetId && { id: assetId }),
       library: ref(library),
       owner: ref(user),
       path: relativePath,

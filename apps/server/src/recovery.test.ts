@@ -1,0 +1,151 @@
+// Crash recovery of uploads: a tus upload whose bytes all arrived becomes an asset after a restart,
+// and old temp files of cut uploads are swept at start.
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFile, copyFile, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Asset, AssetService } from '@nook/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, makeTempDir, setUpAdmin, startTestNook, type TestNook } from '../../../test/harness';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+describe('recovery at start', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  async function nookOn(root: string): Promise<TestNook> {
+    const nook = await startTestNook({ dataDir: root, workers: false });
+    cleanup.push(() => nook.close());
+    return nook;
+  }
+
+  it('turns tus uploads whose bytes all arrived before the process died into assets, on HEAD and at start', async () => {
+    const root = await makeTempDir();
+    cleanup.push(() => rm(root, { recursive: true, force: true }));
+    const before = await nookOn(root);
+    const admin = await setUpAdmin(before.url);
+    const { token } = await admin.mutate<{ token: string }>('auth.createToken', {
+      name: 'tus',
+      scopes: ['read', 'upload'],
+    });
+    const tusFetch = (
+      nook: TestNook,
+      pathname: string,
+      init: RequestInit & { headers?: Record<string, string> },
+    ) =>
+      fetch(`${nook.url}${pathname}`, {
+        ...init,
+        headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}`, ...init.headers },
+      });
+    const tusDir = path.join(before.dataDir.tmp, 'tus');
+    const tail = 1000;
+
+    /** All but the last `tail` bytes over HTTP; the caller writes the rest as the killed PATCH did. */
+    const startUpload = async (name: string) => {
+      const data = randomBytes(200_000);
+      const created = await tusFetch(before, '/api/uploads', {
+        method: 'POST',
+        headers: {
+          'upload-length': String(data.length),
+          'upload-metadata': `filename ${Buffer.from(name).toString('base64')}`,
+        },
+      });
+      expect(created.status).toBe(201);
+      const location = created.headers.get('location')!;
+      const patched = await tusFetch(before, location, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' },
+        body: data.subarray(0, data.length - tail),
+      });
+      expect(patched.status).toBe(204);
+      return { data, location, id: path.posix.basename(location) };
+    };
+
+    // Cut during the last PATCH: its bytes reached the disk, its completion never ran.
+    const asked = await startUpload('asked.bin');
+    const left = await startUpload('left.bin');
+    // Cut after the completion wrote the row but before the upload was removed: a replay must find
+    // that row, not file the bytes a second time (or call them a duplicate of themselves).
+    const replayed = await startUpload('replayed.bin');
+    const saved = path.join(root, 'saved');
+    await mkdir(saved);
+    for (const file of [replayed.id, `${replayed.id}.json`])
+      await copyFile(path.join(tusDir, file), path.join(saved, file));
+    const last = await tusFetch(before, replayed.location, {
+      method: 'PATCH',
+      headers: {
+        'content-type': 'application/offset+octet-stream',
+        'upload-offset': String(replayed.data.length - tail),
+      },
+      body: replayed.data.subarray(replayed.data.length - tail),
+    });
+    expect(last.status).toBe(204);
+    const replayedAssetId = last.headers.get('nook-asset-id')!;
+    expect(replayedAssetId).toBeTruthy();
+    await before.close();
+
+    for (const { id, data } of [asked, left])
+      await appendFile(path.join(tusDir, id), data.subarray(data.length - tail));
+    for (const file of [replayed.id, `${replayed.id}.json`])
+      await copyFile(path.join(saved, file), path.join(tusDir, file));
+    await appendFile(path.join(tusDir, replayed.id), replayed.data.subarray(replayed.data.length - tail));
+    await rm(path.join(before.dataDir.tmp, 'tus-done', `${replayed.id}.json`));
+
+    const after = await nookOn(root);
+    // Whether the start-up pass or this HEAD completes it, HEAD answers with the asset.
+    const head = await tusFetch(after, asked.location, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('upload-offset')).toBe(String(asked.data.length));
+    expect(head.headers.get('upload-length')).toBe(String(asked.data.length));
+    expect(head.headers.get('nook-asset-sha256')).toBe(sha256(asked.data));
+    expect(head.headers.get('nook-duplicate')).toBe('false');
+
+    // Nobody asks for the second one: the start-up pass completes it and removes its bytes.
+    await eventually(async () => (await readdir(tusDir)).length === 0);
+    const heads = await Promise.all(
+      [asked, left, replayed].map((upload) => tusFetch(after, upload.location, { method: 'HEAD' })),
+    );
+    expect(heads.map((response) => response.status)).toEqual([200, 200, 200]);
+    expect(heads[0]!.headers.get('nook-asset-id')).toBe(head.headers.get('nook-asset-id'));
+    expect(heads[2]!.headers.get('nook-asset-id')).toBe(replayedAssetId);
+    expect(heads[2]!.headers.get('nook-duplicate')).toBe('false');
+
+    const em = after.orm.em.fork();
+    const assets = new AssetService(em, after.dataDir, after.queue);
+    for (const [index, upload] of [asked, left, replayed].entries()) {
+      const rows = await em.find(Asset, { sha256: sha256(upload.data) }, { populate: ['library'] });
+      expect(rows.map((asset) => asset.id)).toEqual([heads[index]!.headers.get('nook-asset-id')]);
+      expect(await readFile(await assets.resolveOriginal(rows[0]!))).toEqual(upload.data);
+    }
+    // A PATCH retried at the final offset is answered the same way.
+    const retried = await tusFetch(after, left.location, {
+      method: 'PATCH',
+      headers: {
+        'content-type': 'application/offset+octet-stream',
+        'upload-offset': String(left.data.length),
+      },
+      body: Buffer.alloc(0),
+    });
+    expect(retried.status).toBe(204);
+    expect(retried.headers.get('nook-asset-id')).toBe(heads[1]!.headers.get('nook-asset-id'));
+  });
+
+  it('removes temp files older than the upload expiry at start, and leaves fresh ones', async () => {
+    const root = await makeTempDir();
+    cleanup.push(() => rm(root, { recursive: true, force: true }));
+    const tmp = path.join(root, 'tmp');
+    await mkdir(tmp, { recursive: true });
+    const old = path.join(tmp, 'old.part');
+    const fresh = path.join(tmp, 'fresh.part');
+    const other = path.join(tmp, 'old.keep');
+    for (const file of [old, fresh, other]) await writeFile(file, 'bytes');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600_000);
+    await utimes(old, twoDaysAgo, twoDaysAgo);
+    await utimes(other, twoDaysAgo, twoDaysAgo);
+    await nookOn(root);
+    await eventually(async () => !(await readdir(tmp)).includes('old.part'));
+    expect((await readdir(tmp)).sort()).toEqual(expect.arrayContaining(['fresh.part', 'old.keep']));
+  });
+});
