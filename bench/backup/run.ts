@@ -14,6 +14,7 @@ import {
   UserService,
   createLogger,
   openDatabase,
+  CLI_ACTOR,
 } from '@nook/core';
 
 const files = Number(process.argv[2] ?? 20_000);
@@ -38,7 +39,7 @@ try {
   await dataDir.ensure();
   const orm = await openDatabase(dataDir.root);
   const em = orm.em.fork();
-  const user = await new UserService(em).setUp({ username: 'bench', password: 'bench password' });
+  const user = await new UserService(em).setUp({ username: 'bench', password: 'bench password' }, CLI_ACTOR);
   const library = await em.findOneOrFail(Library, { owner: user, type: 'upload' });
   const libraryRoot = dataDir.resolveLibraryRoot(library.rootPath);
 
