@@ -58,6 +58,13 @@ export async function openRuntime(
       logger.child({ component: 'queue' }),
     );
     closers.push(() => queue.stop());
+    // This process owns its PostgreSQL and its workers have not started: a job still active was
+    // running in a process that died. In split mode (a shared database) they wait for their expiry.
+    if (embedded === 'own' && !config.databaseUrl) {
+      const failed = await queue.failAbandoned();
+      if (Object.keys(failed).length > 0)
+        logger.info({ failed }, 'jobs left running by a stopped Nook failed, to be retried now');
+    }
     return { config, logger, dataDir, orm, queue, secret, close };
   } catch (error) {
     await close();

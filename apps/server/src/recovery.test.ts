@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Asset, AssetService } from '@nook/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, makeTempDir, setUpAdmin, startTestNook, type TestNook } from '../../../test/harness';
+import { photo } from '../../../test/media-files';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -15,8 +16,8 @@ describe('recovery at start', () => {
     for (const step of cleanup.reverse()) await step();
   });
 
-  async function nookOn(root: string): Promise<TestNook> {
-    const nook = await startTestNook({ dataDir: root, workers: false });
+  async function nookOn(root: string, workers = false): Promise<TestNook> {
+    const nook = await startTestNook({ dataDir: root, workers });
     cleanup.push(() => nook.close());
     return nook;
   }
@@ -147,5 +148,24 @@ describe('recovery at start', () => {
     await nookOn(root);
     await eventually(async () => !(await readdir(tmp)).includes('old.part'));
     expect((await readdir(tmp)).sort()).toEqual(expect.arrayContaining(['fresh.part', 'old.keep']));
+  });
+
+  it('queues again, when the workers start, an asset whose row was written but whose job never was', async () => {
+    const root = await makeTempDir();
+    cleanup.push(() => rm(root, { recursive: true, force: true }));
+    const before = await nookOn(root);
+    const admin = await setUpAdmin(before.url);
+    const response = await admin.upload([{ name: 'stuck.jpg', data: await photo(320, 240) }]);
+    expect(response.status).toBe(201);
+    const [{ id }] = (await response.json()) as [{ id: string }];
+    // Each test Nook has a queue schema of its own, dropped when it closes: the restarted Nook finds
+    // the asset pending and no job for it, as after a crash between the row and its job.
+    await before.close();
+
+    const after = await nookOn(root, true);
+    const row = async () => after.orm.em.fork().findOne(Asset, { id });
+    expect((await row())?.status).toMatch(/pending|ready/);
+    await eventually(async () => (await row())?.status === 'ready');
+    expect((await row())?.width).toBe(320);
   });
 });

@@ -1,9 +1,18 @@
 // @nook/worker: the pg-boss handlers, one per queue, each a thin call into core and media.
-import { BackupRunner, BackupService, TrashService, type MediaQueueName } from '@nook/core';
+import {
+  BackupRunner,
+  BackupService,
+  TrashService,
+  requeueStuckAssets,
+  type MediaQueueName,
+} from '@nook/core';
 import type { WorkerDeps } from './deps';
 import { metadataHandler, thumbnailHandler, videoPosterHandler } from './handlers';
 
 export type { WorkerDeps } from './deps';
+
+/** How often pending assets without a job are looked for, besides at start. */
+const STUCK_ASSET_SWEEP_MS = 10 * 60_000;
 
 export interface WorkerOptions {
   concurrency: Record<MediaQueueName, number>;
@@ -67,4 +76,16 @@ export async function startWorkers(
     polling,
   );
   await deps.queue.schedule('backup-tick', '* * * * *', {});
+
+  // A row written before its first job (cut by a crash), or a job lost with the queue's database,
+  // would leave an asset "processing" for ever: each worker process looks for them at start and
+  // every 10 minutes (two processes sending the same asset's job is harmless: one per key waits).
+  const sweep = () =>
+    requeueStuckAssets(deps.orm.em.fork(), deps.queue).then(
+      (sent) => sent > 0 && deps.logger.info({ sent }, 'pending assets without a job queued again'),
+      (error: unknown) => deps.logger.warn({ err: error }, 'looking for pending assets without a job failed'),
+    );
+  void sweep();
+  const timer = setInterval(sweep, STUCK_ASSET_SWEEP_MS).unref();
+  deps.queue.onStop(() => clearInterval(timer));
 }

@@ -94,6 +94,7 @@ export {
   type MediaQueueName,
   type QueueName,
 } from './queue/jobs';
+export { requeueStuckAssets } from './recovery/stuck-assets';
 export {
   EmbeddedPostgres,
   EmbeddedPostgresError,

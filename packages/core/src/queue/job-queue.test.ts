@@ -1,4 +1,5 @@
 // How fast the queue drains: a worker that found work asks again at once instead of waiting out its poll.
+import PgBoss from 'pg-boss';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropSchema, queueDatabaseUrl, uniqueSchema } from '../../../../test/harness';
 import { createLogger } from '../logging/logger';
@@ -180,5 +181,38 @@ describe('job queue workers', () => {
     expect(String(abortedBy)).toMatch(/expired/);
     const stats = await queue.stats();
     expect(stats.metadata).toMatchObject({ completed: 1, failed: 1, queued: 0, active: 0 });
+  });
+
+  it('at start, fails a job a dead process left active so it runs again at once, not at its expiry', async () => {
+    const schema = uniqueSchema('queue');
+    const connection = { connectionString: queueDatabaseUrl(), schema };
+    const first = await JobQueue.start(connection, logger);
+    const libraryId = '00000000-0000-4000-8000-000000000001';
+    await first.enqueue('library-scan', { libraryId }, libraryId);
+    // The process that took the scan dies: pg-boss (on its own) marked it active and nobody ends it.
+    const dead = new PgBoss({ ...connection, max: 1 });
+    await dead.start();
+    const [taken] = await dead.fetch('library-scan');
+    expect(taken?.id).toBeTruthy();
+    await dead.stop({ graceful: false, wait: true });
+    await first.stop(5000);
+
+    // The scan's policy retries after 60 s and expires after 6 h; recovery must not wait for either.
+    const restarted = await JobQueue.start(connection, logger);
+    cleanup.push(async () => {
+      await restarted.stop(5000);
+      await dropSchema(schema);
+    });
+    expect(await restarted.failAbandoned()).toEqual({ 'library-scan': 1 });
+    const startedAt = Date.now();
+    const ran = new Promise<{ libraryId?: string; retryCount: number }>((resolve) =>
+      restarted.work('library-scan', 1, async (payload, job) =>
+        resolve({ ...payload, retryCount: job.retryCount }),
+      ),
+    );
+    expect(await ran).toEqual({ libraryId, retryCount: 1 });
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    // Nothing more to fail once this process's own workers run.
+    await expect(restarted.failAbandoned()).rejects.toThrow(/before any worker/);
   });
 });

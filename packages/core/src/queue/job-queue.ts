@@ -185,6 +185,7 @@ export class JobQueue {
     QueueName,
     { wake(): void; drain(): Promise<void>; runningJobIds(): string[] }
   >();
+  private readonly stopHooks: (() => void)[] = [];
 
   private constructor(
     private readonly boss: PgBoss,
@@ -263,6 +264,56 @@ export class JobQueue {
   }
 
   /**
+   * Fails every job left active, so each is retried now rather than at its expiry (hours for a library
+   * scan or a backup, whose next run cannot start meanwhile). Only for a process that owns the queue's
+   * database and has not started its workers: then no live process can be running any of them.
+   * pg-boss has no public way to list jobs by state, so their ids are read from its job table; failing
+   * them goes through pg-boss (retry count, final failure, output), and only their retry delay is
+   * skipped by hand.
+   */
+  async failAbandoned(): Promise<Partial<Record<QueueName, number>>> {
+    if (this.workers.size > 0) throw new Error('failAbandoned must run before any worker starts');
+    const db = this.boss.getDb();
+    const failed: Partial<Record<QueueName, number>> = {};
+    const { rows } = await db.executeSql(
+      `SELECT name, id FROM ${this.schema}.job WHERE name = ANY($1) AND state = 'active'`,
+      [queueNames],
+    );
+    for (const name of queueNames) {
+      const ids = (rows as { name: string; id: string }[])
+        .filter((row) => row.name === name)
+        .map((row) => row.id);
+      if (ids.length === 0) continue;
+      for (const id of ids)
+        await this.boss.fail(name, id, { message: 'Nook stopped while the job ran (recovered at start)' });
+      await db.executeSql(
+        `UPDATE ${this.schema}.job SET start_after = now() WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'retry'`,
+        [name, ids],
+      );
+      failed[name] = ids.length;
+    }
+    return failed;
+  }
+
+  /**
+   * The singleton keys (asset ids, for the media queues) of the jobs of `names` waiting or running, read
+   * from pg-boss's job table as pg-boss offers no lookup by key: what a sweep must not send again.
+   */
+  async keysInFlight(names: QueueName[]): Promise<Set<string>> {
+    const { rows } = await this.boss.getDb().executeSql(
+      `SELECT DISTINCT singleton_key FROM ${this.schema}.job
+         WHERE name = ANY($1) AND state IN ('created', 'retry', 'active') AND singleton_key IS NOT NULL`,
+      [names],
+    );
+    return new Set((rows as { singleton_key: string }[]).map((row) => row.singleton_key));
+  }
+
+  /** `hook` runs when stop() begins: timers of periodic work that uses the queue end with it. */
+  onStop(hook: () => void): void {
+    this.stopHooks.push(hook);
+  }
+
+  /**
    * Sends `payload` to `name` on a cron schedule (kept in PostgreSQL, so one run per tick however
    * many Nook processes are up). Scheduling the same key again replaces it.
    */
@@ -323,6 +374,7 @@ export class JobQueue {
    * their retry delay rather than after their expiry (as pg-boss's own stop did), then closes the connections.
    */
   async stop(timeoutMs = 20_000): Promise<void> {
+    for (const hook of this.stopHooks.splice(0)) hook();
     const workers = [...this.workers.entries()];
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
