@@ -246,8 +246,10 @@ export async function uploadRoutes(
     user: User,
     id: string,
   ): Promise<boolean> => {
-    if (request.method !== 'HEAD' && request.method !== 'PATCH') return false;
-    if (patching.has(id)) return false;
+    // A PATCH bringing bytes is tus's own case; only an empty one can ask about a complete upload,
+    // and the hot path of chunks pays no lookups for it.
+    const emptyPatch = request.method === 'PATCH' && request.headers['content-length'] === '0';
+    if ((request.method !== 'HEAD' && !emptyPatch) || patching.has(id)) return false;
     let record = await finished.get(id);
     if (!record) {
       const upload = await store.getUpload(id).catch(() => null);
