@@ -1,14 +1,57 @@
-// Crash recovery of uploads: a tus upload whose bytes all arrived becomes an asset after a restart,
-// and old temp files of cut uploads are swept at start.
+// Recovery at start: a tus upload whose bytes all arrived becomes an asset after a restart, a job a
+// dead process left active runs again at once, pending assets without a job are queued, old temp
+// files are swept. The last test kills a real `nook start` (and so its PostgreSQL's owner) with SIGKILL.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, copyFile, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Asset, AssetService } from '@nook/core';
+import { fileURLToPath } from 'node:url';
+import { Asset, AssetService, findRunningEmbeddedPostgres } from '@nook/core';
+import PgBoss from 'pg-boss';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, makeTempDir, setUpAdmin, startTestNook, type TestNook } from '../../../test/harness';
 import { photo } from '../../../test/media-files';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const nookBin = fileURLToPath(new URL('../../cli/bin/nook.js', import.meta.url));
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+/** `nook start` on `dataDir` with its own embedded PostgreSQL, once it answers. */
+async function nookStart(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NOOK_DATA_DIR: dataDir,
+    NOOK_HOST: '127.0.0.1',
+    NOOK_PORT: String(port),
+  };
+  delete env.NOOK_DATABASE_URL;
+  delete env.NOOK_QUEUE_SCHEMA;
+  const child = spawn(process.execPath, [nookBin, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => {
+    if (child.exitCode !== null) throw new Error(`nook start exited with ${child.exitCode}: ${output}`);
+    return (await fetch(`${url}/api/health`).catch(() => null))?.ok;
+  }, 60_000);
+  return { child, url };
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
 
 describe('recovery at start', () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -168,4 +211,99 @@ describe('recovery at start', () => {
     await eventually(async () => (await row())?.status === 'ready');
     expect((await row())?.width).toBe(320);
   });
+
+  it(
+    'after nook start is killed with SIGKILL: the cut tus upload becomes a ready asset, the orphaned scan runs at once',
+    { timeout: 180_000 },
+    async () => {
+      const root = await makeTempDir();
+      cleanup.push(() => rm(root, { recursive: true, force: true }));
+      const victim = await nookStart(root);
+      cleanup.push(async () => {
+        victim.child.kill('SIGKILL');
+        await exited(victim.child);
+      });
+      const admin = await setUpAdmin(victim.url);
+      const { token } = await admin.mutate<{ token: string }>('auth.createToken', {
+        name: 'tus',
+        scopes: ['read', 'upload'],
+      });
+      const auth = { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` };
+      const data = await photo(640, 480);
+      const tail = 4096;
+      const created = await fetch(`${victim.url}/api/uploads`, {
+        method: 'POST',
+        headers: {
+          ...auth,
+          'upload-length': String(data.length),
+          'upload-metadata': `filename ${Buffer.from('cut.jpg').toString('base64')}`,
+        },
+      });
+      const location = created.headers.get('location')!;
+      const patched = await fetch(`${victim.url}${location}`, {
+        method: 'PATCH',
+        headers: { ...auth, 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' },
+        body: data.subarray(0, data.length - tail),
+      });
+      expect(patched.status).toBe(204);
+
+      // A process that took a library scan and died with it: the scan stays active in the queue.
+      const boss = new PgBoss({
+        connectionString: (await findRunningEmbeddedPostgres(root))!,
+        schema: 'pgboss',
+        supervise: false,
+        schedule: false,
+      });
+      await boss.start();
+      const scanId = await boss.send('library-scan', {});
+      const [taken] = await boss.fetch('library-scan');
+      expect(taken?.id).toBe(scanId);
+      await boss.stop({ graceful: false, wait: true });
+
+      victim.child.kill('SIGKILL');
+      await exited(victim.child);
+      // The last PATCH's bytes reached the disk; its completion never ran.
+      await appendFile(
+        path.join(root, 'tmp', 'tus', path.posix.basename(location)),
+        data.subarray(data.length - tail),
+      );
+
+      const revived = await nookStart(root);
+      cleanup.push(async () => {
+        revived.child.kill('SIGTERM');
+        await exited(revived.child);
+      });
+      const head = await fetch(`${revived.url}${location}`, { method: 'HEAD', headers: auth });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('nook-asset-sha256')).toBe(sha256(data));
+      const assetId = head.headers.get('nook-asset-id')!;
+      const ready = await eventually(async () => {
+        const asset = await fetch(
+          `${revived.url}/trpc/assets.get?input=${encodeURIComponent(JSON.stringify({ id: assetId }))}`,
+          { headers: auth },
+        );
+        const body = (await asset.json()) as { result?: { data: { status: string; width: number } } };
+        return body.result?.data.status === 'ready' ? body.result.data : undefined;
+      });
+      expect(ready.width).toBe(640);
+
+      // Its policy would retry it after 60 s, its expiry after 6 h: recovery runs it within seconds.
+      const observer = new PgBoss({
+        connectionString: (await findRunningEmbeddedPostgres(root))!,
+        schema: 'pgboss',
+        supervise: false,
+        schedule: false,
+      });
+      await observer.start();
+      try {
+        const scan = await eventually(async () => {
+          const job = await observer.getJobById('library-scan', scanId!);
+          return job?.state === 'completed' ? job : undefined;
+        }, 15_000);
+        expect(scan.retryCount).toBe(1);
+      } finally {
+        await observer.stop({ graceful: false, wait: true });
+      }
+    },
+  );
 });

@@ -251,9 +251,11 @@ export async function uploadRoutes(
     const emptyPatch = request.method === 'PATCH' && request.headers['content-length'] === '0';
     if ((request.method !== 'HEAD' && !emptyPatch) || patching.has(id)) return false;
     let record = await finished.get(id);
-    if (!record) {
-      const upload = await store.getUpload(id).catch(() => null);
-      if (!upload || upload.size === undefined || upload.offset !== upload.size) return false;
+    const upload = record ? null : await store.getUpload(id).catch(() => null);
+    // Gone between the two looks: a completion (at start, or a PATCH) finished it meanwhile.
+    if (!record && !upload) record = await finished.get(id);
+    if (upload) {
+      if (upload.size === undefined || upload.offset !== upload.size) return false;
       // A PATCH at another offset is tus's 409 to give.
       if (request.method === 'PATCH' && Number(request.headers['upload-offset']) !== upload.size)
         return false;
@@ -266,9 +268,10 @@ export async function uploadRoutes(
       record = (await finished.get(id))!;
       await store.remove(id).catch(() => undefined);
       log.info({ id, assetId: record.headers['Nook-Asset-Id'] }, 'finished upload completed on request');
-    } else if (request.method === 'PATCH' && Number(request.headers['upload-offset']) !== record.size) {
-      throw new NookError('CONFLICT', `upload is complete at offset ${record.size}`);
     }
+    if (!record) return false;
+    if (request.method === 'PATCH' && Number(request.headers['upload-offset']) !== record.size)
+      throw new NookError('CONFLICT', `upload is complete at offset ${record.size}`);
     void reply
       .code(request.method === 'HEAD' ? 200 : 204)
       .headers({
