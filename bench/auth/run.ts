@@ -264,8 +264,8 @@ async function main(): Promise<void> {
       '',
       'The status columns count sign-in attempts by the answer to the request that carried them: 400 a refused batch ' +
         '(auth calls are never batched), 401 a wrong password checked, 429 refused by the back-off before any hash, ' +
-        '503 refused by the full password queue (one hash at a time, 16 waiting). Refusals (429, 503) are answered ' +
-        'when they could be tried again, 1 to 5 s later, so each connection asks at most that often.',
+        '503 refused by the full password queue (one hash at a time, 16 waiting). Refusals (429, 503) are held ' +
+        'a second before they are answered, so each connection asks at most once a second.',
       '',
       `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}; load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after. The client shares the cores with the server.`,
       '',

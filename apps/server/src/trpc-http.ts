@@ -39,12 +39,8 @@ export async function limitTrpcBatches(request: FastifyRequest): Promise<void> {
     );
 }
 
-/**
- * A refused password attempt (429, 503) is answered when it might next succeed (its Retry-After),
- * but at least this soon and at most 5 s later.
- */
+/** How long a refused password attempt (429, 503) is held before it is answered. */
 export const REFUSAL_DELAY_MS = 1000;
-const MAX_REFUSAL_DELAY_MS = 5000;
 
 const isPasswordRoute = (request: FastifyRequest) =>
   request.routeOptions.url === '/api/shares/:token/unlock' ||
@@ -53,8 +49,9 @@ const isPasswordRoute = (request: FastifyRequest) =>
 /**
  * A refusal costs the server little, but a script answered at once asks again at once: a hundred
  * connections from one address would keep the event loop so full that a request needing the
- * database (a few turns of the loop) waits seconds. Held until it could be tried again (1–5 s),
- * each connection asks at most that often; a person who mistyped hardly notices.
+ * database (a few turns of the loop) waits seconds. Held a second, each connection asks at most
+ * once a second; a person who mistyped hardly notices. Its Retry-After then counts from the answer,
+ * so a client that obeys it does not wait the held second twice.
  */
 export async function delayRefusals(
   request: FastifyRequest,
@@ -63,11 +60,15 @@ export async function delayRefusals(
 ): Promise<unknown> {
   const status = payload instanceof Response ? payload.status : reply.statusCode;
   if ((status !== 429 && status !== 503) || !isPasswordRoute(request)) return payload;
-  const retryAfter = Number(
-    payload instanceof Response ? payload.headers.get('retry-after') : reply.getHeader('retry-after'),
-  );
-  const delay = Math.min(MAX_REFUSAL_DELAY_MS, Math.max(REFUSAL_DELAY_MS, (retryAfter || 0) * 1000));
-  await new Promise((resolve) => setTimeout(resolve, delay));
+  await new Promise((resolve) => setTimeout(resolve, REFUSAL_DELAY_MS));
+  // tRPC answers with a Response it built (its headers can change); Nook's routes through the reply.
+  const headers = payload instanceof Response ? payload.headers : null;
+  const retryAfter = Number(headers ? headers.get('retry-after') : reply.getHeader('retry-after'));
+  if (retryAfter > 0) {
+    const left = String(Math.max(1, Math.ceil(retryAfter - REFUSAL_DELAY_MS / 1000)));
+    if (headers) headers.set('retry-after', left);
+    else reply.header('retry-after', left);
+  }
   return payload;
 }
 
