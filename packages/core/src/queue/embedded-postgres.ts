@@ -395,7 +395,13 @@ async function launch(
     '-c',
     'logging_collector=off',
   ];
-  const child = spawn(binaries.postgres, args, { ...runAs, stdio: ['ignore', 'ignore', 'pipe'] });
+  // In a process group of its own: Ctrl-C in a terminal signals the whole foreground group, and
+  // PostgreSQL stopping at once would cut the queue's connections before Nook's orderly stop.
+  const child = spawn(binaries.postgres, args, {
+    ...runAs,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let output = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     output = (output + chunk).slice(-4000);
