@@ -92,6 +92,8 @@ export interface TestNookOptions {
   workers?: boolean;
   /** NOOK_PUBLIC_ORIGIN's host names: where first-run setup may come from besides the home network. */
   publicHosts?: string[];
+  /** As NOOK_TRUST_PROXY: a reverse proxy in front. */
+  trustProxy?: boolean;
   /** NOOK_LIBRARY_ROOTS: by default the system's temp dir, where tests make their folders. */
   libraryRoots?: string[];
   /** Short retry delays so a final failure arrives within a test's patience. */
@@ -128,7 +130,7 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
     maxUploadBytes: options.maxUploadBytes ?? 1024 ** 3,
     trashDays: 30,
     uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3600_000,
-    trustProxy: false,
+    trustProxy: options.trustProxy ?? false,
     publicHosts: options.publicHosts,
     version: 'test',
   });

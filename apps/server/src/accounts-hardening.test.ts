@@ -28,7 +28,7 @@ interface Reply {
 /** A tRPC mutation sent with exactly the Host (and Origin) given, as a browser on another name would. */
 function setupAs(
   nook: TestNook,
-  headers: { host: string; origin?: string },
+  headers: { host: string; origin?: string; 'x-forwarded-for'?: string; 'x-forwarded-host'?: string },
   input: { username: string; password: string },
 ): Promise<Reply> {
   const { port } = new URL(nook.url);
@@ -136,6 +136,47 @@ describe('first-run setup through a configured public name', () => {
       { username: 'anna', password: 'long enough pw' },
     );
     expect(reply.status).toBe(200);
+  });
+});
+
+describe('first-run setup behind a reverse proxy (NOOK_TRUST_PROXY)', () => {
+  let nook: TestNook;
+
+  beforeAll(async () => {
+    nook = await startTestNook({ workers: false, trustProxy: true });
+  });
+
+  afterAll(async () => {
+    await nook?.close();
+  });
+
+  it('takes neither a forwarded host nor a forged address from a stranger', async () => {
+    const stranger = { username: 'evil', password: 'long enough pw' };
+    // A proxy that passes no Host on: the request names the loopback, but came from the internet.
+    const unnamed = await setupAs(
+      nook,
+      { host: '127.0.0.1:8080', 'x-forwarded-for': '203.0.113.5' },
+      stranger,
+    );
+    expect(unnamed.status).toBe(403);
+    expect(unnamed.body.error?.message).toMatch(/outside the home network/);
+    // A client's own X-Forwarded-Host and a private address written left of the one the proxy saw.
+    const forged = await setupAs(
+      nook,
+      {
+        host: 'photos.example.org',
+        'x-forwarded-host': 'localhost',
+        'x-forwarded-for': '192.168.1.20, 203.0.113.5',
+      },
+      stranger,
+    );
+    expect(forged.status).toBe(403);
+    const fromHome = await setupAs(
+      nook,
+      { host: 'nook.local', 'x-forwarded-for': '192.168.1.20' },
+      { username: 'anna', password: 'long enough pw' },
+    );
+    expect(fromHome.status).toBe(200);
   });
 });
 

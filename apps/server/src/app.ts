@@ -37,7 +37,9 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
     // Per-request lines would drown a Pi's journal; errors are still logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 5000 },
-    trustProxy: deps.trustProxy,
+    // One proxy in front (the documented setup): the client is the address it saw, the right-most
+    // X-Forwarded-For entry; anything to its left was written by the client and proves nothing.
+    trustProxy: deps.trustProxy ? (_address: string, hop: number) => hop < 1 : false,
     bodyLimit: 1024 * 1024,
   });
   const routes: RegisteredRoute[] = [];
@@ -83,7 +85,9 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
         auth: req.auth,
         client: clientOf(req),
         // req.host is X-Forwarded-Host only when the proxy is trusted.
-        origin: { host: req.host, origin: req.headers.origin },
+        // The Host the request itself carries: X-Forwarded-Host is whatever a client wants it to be
+        // unless the proxy overwrites it, and setup must not take a client's word for where it is.
+        origin: { host: req.headers.host, origin: req.headers.origin, ip: req.ip },
         publicHosts: deps.publicHosts ?? [],
         dataDir: deps.dataDir,
         queue: deps.queue,

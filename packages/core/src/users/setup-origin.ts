@@ -65,6 +65,8 @@ export interface SetupRequest {
   host: string | undefined;
   /** The Origin header, when the client sent one (browsers do on every POST). */
   origin: string | undefined;
+  /** The client's address (behind a trusted proxy, the address the proxy saw). */
+  ip: string;
 }
 
 /**
@@ -77,8 +79,14 @@ export function checkSetupOrigin(request: SetupRequest, publicHosts: readonly st
     name !== null && (isHouseholdHost(name) || publicHosts.includes(name));
   const host = hostNameOf(request.host ?? '', 'host');
   const origin = request.origin === undefined ? host : hostNameOf(request.origin, 'origin');
-  if (allowed(host) && allowed(origin)) return;
-  const seen = [host, origin].find((name) => !allowed(name))?.slice(0, 100) ?? 'an unknown address';
+  const isPublic = (name: string | null) => name !== null && publicHosts.includes(name);
+  // A home-network name is only as good as the network the request came from: a proxy that does not
+  // pass the Host on would otherwise make every stranger look local.
+  const fromHome = isHouseholdHost(request.ip.split('%')[0]!.toLowerCase());
+  if (allowed(host) && allowed(origin) && (fromHome || (isPublic(host) && isPublic(origin)))) return;
+  const seen =
+    [host, origin].find((name) => !allowed(name))?.slice(0, 100) ??
+    (fromHome ? 'an unknown address' : `${host ?? 'an unknown name'} from outside the home network`);
   throw new NookError(
     'FORBIDDEN',
     `first-run setup is only open from the home network, and this request came as ${seen}. ` +

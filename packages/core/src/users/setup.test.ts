@@ -76,9 +76,9 @@ describe('setup origin', () => {
   });
 
   it('checks the Host and any Origin, allowing the configured public names', () => {
-    const refused = (host: string, origin?: string, publicHosts: string[] = []) => {
+    const refused = (host: string, origin?: string, publicHosts: string[] = [], ip = '127.0.0.1') => {
       try {
-        checkSetupOrigin({ host, origin }, publicHosts);
+        checkSetupOrigin({ host, origin, ip }, publicHosts);
         return false;
       } catch (error) {
         expect(error).toBeInstanceOf(NookError);
@@ -94,5 +94,10 @@ describe('setup origin', () => {
     expect(refused('nook.local@evil.example.com')).toBe(true);
     expect(refused('photos.example.org', 'https://photos.example.org', ['photos.example.org'])).toBe(false);
     expect(refused('PHOTOS.example.org:443', undefined, ['photos.example.org'])).toBe(false);
+    // A home name is believed only from the home network; a configured public name from anywhere.
+    expect(refused('127.0.0.1:8080', undefined, [], '203.0.113.5')).toBe(true);
+    expect(refused('nook.local', undefined, [], '::ffff:192.168.1.4')).toBe(false);
+    expect(refused('nook.local', undefined, [], 'fe80::1%eth0')).toBe(false);
+    expect(refused('photos.example.org', undefined, ['photos.example.org'], '203.0.113.5')).toBe(false);
   });
 });
