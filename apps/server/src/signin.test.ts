@@ -117,10 +117,19 @@ describe('sign-in limits', () => {
         });
     });
     const asked = performance.now();
-    const right = await signIn(from, ADMIN.password);
+    // Encoded twice, the path still names auth.login to tRPC: refused and held just the same.
+    const [right, disguised] = await Promise.all([
+      signIn(from, ADMIN.password),
+      send(from, 'POST', '/trpc/auth%252Elogin', { username: ADMIN.username, password: ADMIN.password }).then(
+        (answer) => ({ ...answer, after: performance.now() - asked }),
+      ),
+    ]);
     // Held back a moment, so a script's connections cannot ask again at once.
     expect(performance.now() - asked).toBeGreaterThanOrEqual(REFUSAL_DELAY_MS - 50);
     expect(right.status).toBe(429);
+    expect(disguised.status).toBe(429);
+    expect(disguised.after).toBeGreaterThanOrEqual(REFUSAL_DELAY_MS - 50);
+    expect(disguised.headers['set-cookie']).toBeUndefined();
     expect(right.headers['set-cookie']).toBeUndefined();
     expect(Number(right.headers['retry-after'])).toBeGreaterThan(0);
     expect(JSON.parse(right.body)).toMatchObject({ error: { data: { code: 'TOO_MANY_REQUESTS' } } });

@@ -16,20 +16,25 @@ function isCredentialCall(procedure: string): boolean {
 }
 
 /**
+ * The procedures a /trpc request calls, read from the matched route's path as tRPC reads them:
+ * Fastify has decoded it once and tRPC decodes it again, so `auth%252Elogin` is `auth.login`.
+ */
+function proceduresOf(request: FastifyRequest): string[] | null {
+  if (request.routeOptions.url !== '/trpc/:path') return null;
+  try {
+    return decodeURIComponent((request.params as { path: string }).path).split(',');
+  } catch {
+    return null; // tRPC refuses a malformed path itself.
+  }
+}
+
+/**
  * Refuses oversized batches and batched `auth.*` calls before anything else runs: no session
- * lookup, no body read. The procedures are read from the matched route's path as tRPC reads them
- * (Fastify has decoded it once; tRPC decodes it again).
+ * lookup, no body read.
  */
 export async function limitTrpcBatches(request: FastifyRequest): Promise<void> {
-  if (request.routeOptions.url !== '/trpc/:path') return;
-  let path: string;
-  try {
-    path = decodeURIComponent((request.params as { path: string }).path);
-  } catch {
-    return; // tRPC refuses a malformed path itself.
-  }
-  const procedures = path.split(',');
-  if (procedures.length < 2) return;
+  const procedures = proceduresOf(request);
+  if (!procedures || procedures.length < 2) return;
   if (procedures.length > MAX_BATCH_CALLS)
     throw new NookError('BAD_REQUEST', `a batch may hold at most ${MAX_BATCH_CALLS} calls`);
   if (procedures.some(isCredentialCall))
@@ -44,7 +49,7 @@ export const REFUSAL_DELAY_MS = 1000;
 
 const isPasswordRoute = (request: FastifyRequest) =>
   request.routeOptions.url === '/api/shares/:token/unlock' ||
-  (request.routeOptions.url === '/trpc/:path' && isCredentialCall((request.params as { path: string }).path));
+  proceduresOf(request)?.some(isCredentialCall) === true;
 
 /**
  * A refusal costs the server little, but a script answered at once asks again at once: a hundred
