@@ -11,9 +11,10 @@ import { makeJpeg } from '../../../test/media';
  * - own: one's own things; a read token may query, only a session (or an admin token) may change.
  * - upload: like own, and an upload token may call its mutation.
  * - session: a signed-in browser session only, never a token.
- * - admin: administrators only.
+ * - admin: administrators only (their read token may query).
+ * - adminPath: administrators only, and no read token: these look at the server's disks.
  */
-type Access = 'public' | 'own' | 'upload' | 'session' | 'admin';
+type Access = 'public' | 'own' | 'upload' | 'session' | 'admin' | 'adminPath';
 
 const ACCESS: Record<string, Access> = {
   'auth.status': 'public',
@@ -65,16 +66,16 @@ const ACCESS: Record<string, Access> = {
   'libraries.create': 'admin',
   'libraries.update': 'admin',
   'libraries.delete': 'admin',
-  'libraries.checkPath': 'admin',
+  'libraries.checkPath': 'adminPath',
   'libraries.rescan': 'admin',
-  'libraries.roots': 'admin',
+  'libraries.roots': 'adminPath',
   'backups.list': 'admin',
   'backups.get': 'admin',
   'backups.create': 'admin',
   'backups.update': 'admin',
   'backups.delete': 'admin',
   'backups.previewCron': 'admin',
-  'backups.checkTarget': 'admin',
+  'backups.checkTarget': 'adminPath',
   'backups.runNow': 'admin',
   'backups.verifyNow': 'admin',
   'backups.runs': 'admin',
@@ -90,7 +91,7 @@ const ACCESS: Record<string, Access> = {
 const SIGNING_OUT = ['auth.logout', 'auth.logoutEverywhere'];
 const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
 
-type Caller = 'anonymous' | 'readToken' | 'uploadToken' | 'member' | 'admin';
+type Caller = 'anonymous' | 'readToken' | 'uploadToken' | 'member' | 'adminReadToken' | 'admin';
 
 /** Bob's things, which every caller aims at. */
 interface Target {
@@ -170,7 +171,9 @@ function expected(caller: Caller, access: Access, type: string): 'UNAUTHORIZED' 
   if (access === 'public') return 'through';
   if (caller === 'anonymous') return 'UNAUTHORIZED';
   if (caller === 'admin') return 'through';
-  if (access === 'admin') return 'FORBIDDEN';
+  if (caller === 'adminReadToken')
+    return type === 'query' && access !== 'session' && access !== 'adminPath' ? 'through' : 'FORBIDDEN';
+  if (access === 'admin' || access === 'adminPath') return 'FORBIDDEN';
   if (caller === 'member') return 'through';
   if (access === 'session') return 'FORBIDDEN';
   if (caller === 'readToken') return type === 'query' ? 'through' : 'FORBIDDEN';
@@ -258,6 +261,10 @@ describe('authorization matrix', () => {
     callers.readToken = new TestClient(nook.url).withToken(await tokenOf(['read']));
     callers.uploadToken = new TestClient(nook.url).withToken(await tokenOf(['upload']));
     callers.member = alice;
+    callers.adminReadToken = new TestClient(nook.url).withToken(
+      (await admin.mutate<{ token: string }>('auth.createToken', { name: 'admin read', scopes: ['read'] }))
+        .token,
+    );
     callers.admin = admin;
   });
 
@@ -273,7 +280,14 @@ describe('authorization matrix', () => {
   });
 
   // Tokens first: the member's walk ends by signing out everywhere, which ends her tokens too.
-  for (const caller of ['anonymous', 'readToken', 'uploadToken', 'member', 'admin'] as const) {
+  for (const caller of [
+    'anonymous',
+    'readToken',
+    'uploadToken',
+    'member',
+    'adminReadToken',
+    'admin',
+  ] as const) {
     it(`walks every procedure as ${caller}, aimed at another member's things`, async () => {
       const client = callers[caller];
       const wrong: string[] = [];

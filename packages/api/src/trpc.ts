@@ -59,3 +59,10 @@ export const sessionProcedure = guarded('credentials', 'credentials').use(({ ctx
 );
 
 export const adminProcedure = guarded('administer.read', 'administer');
+
+/**
+ * Administrators' queries that look at the server's own disks (which folders exist, which are
+ * writable): a token needs the `admin` scope for them, as for changes, so a read-only token cannot
+ * probe paths.
+ */
+export const adminPathProcedure = guarded('administer', 'administer');

@@ -2,7 +2,7 @@
 import { BackupService, nextRuns, type BackupRun, type BackupSchedule, nameInput } from '@nook/core';
 import { z } from 'zod';
 import type { Context } from '../context';
-import { adminProcedure, router } from '../trpc';
+import { adminPathProcedure, adminProcedure, router } from '../trpc';
 
 export function toBackupRunDto(run: BackupRun) {
   return {
@@ -130,7 +130,7 @@ export const backupsRouter = router({
     })),
 
   /** Checks a target folder (exists, writable, not inside the data dir) without saving anything. */
-  checkTarget: adminProcedure
+  checkTarget: adminPathProcedure
     .input(z.object({ targetDir: z.string().min(1).max(4096) }))
     .query(async ({ ctx, input }) => ({
       ok: true,

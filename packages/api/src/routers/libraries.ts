@@ -1,6 +1,5 @@
 // libraries.*: watched folders and NAS shares — settings, rescans and how indexing stands.
 import {
-  authorize,
   explainWatchMode,
   isAdministrator,
   LibraryService,
@@ -13,7 +12,7 @@ import {
 } from '@nook/core';
 import { z } from 'zod';
 import type { Context } from '../context';
-import { adminProcedure, protectedProcedure, router } from '../trpc';
+import { adminPathProcedure, adminProcedure, protectedProcedure, router } from '../trpc';
 
 /**
  * Server paths are the administrator's: members see their libraries by name only. An uploads
@@ -90,15 +89,6 @@ const settings = z.object({
 
 const byId = z.object({ id: z.uuid() });
 const service = (ctx: Context) => new LibraryService(ctx.em, ctx.queue, ctx.dataDir);
-
-/**
- * Queries that answer about the server's filesystem: an administrator's read-only token may not
- * probe paths either.
- */
-const adminPathProcedure = adminProcedure.use(({ ctx, next }) => {
-  authorize(ctx.auth, 'administer');
-  return next();
-});
 
 export const librariesRouter = router({
   list: protectedProcedure
