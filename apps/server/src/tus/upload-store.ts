@@ -166,6 +166,29 @@ export class NookUploadStore extends FileStore {
     return uploads;
   }
 
+  /**
+   * tus's own sweep compares the offset written at creation (always 0) with the size, so it would
+   * delete an upload whose bytes all arrived but whose completion is still owed (the process died
+   * during the last PATCH, or completing it failed for a passing reason). Only unfinished uploads
+   * expire; finished ones wait for `complete()` to be replayed.
+   */
+  override async deleteExpired(): Promise<number> {
+    const expiration = this.getExpiration();
+    if (expiration <= 0) return 0;
+    const now = Date.now();
+    let removed = 0;
+    for (const name of await readdir(this.directory).catch(() => [] as string[])) {
+      if (!name.endsWith('.json')) continue;
+      const upload = await this.getUpload(name.slice(0, -'.json'.length)).catch(() => null);
+      if (!upload?.creation_date) continue;
+      if (upload.size !== undefined && upload.offset === upload.size) continue;
+      if (new Date(upload.creation_date).getTime() + expiration > now) continue;
+      await this.remove(upload.id);
+      removed += 1;
+    }
+    return removed;
+  }
+
   pendingBytes(userId: string): Promise<number> {
     return pendingUploadBytes(this.directory, userId);
   }
