@@ -400,6 +400,7 @@ describe('broken multipart', () => {
     const whole = multipartBody('cut.bin', randomBytes(5000));
     const cases: [string, string, Buffer][] = [
       ['no boundary', 'multipart/form-data', whole],
+      ['a boundary longer than 70 characters', `multipart/form-data; boundary=${'b'.repeat(300)}`, whole],
       ['truncated body', `multipart/form-data; boundary=${BOUNDARY}`, whole.subarray(0, 3000)],
       ['not multipart at all', `multipart/form-data; boundary=${BOUNDARY}`, Buffer.from('just some text')],
       ['wrong content type', 'application/octet-stream', randomBytes(100)],

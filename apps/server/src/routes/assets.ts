@@ -85,6 +85,13 @@ export async function assetRoutes(
     if (!request.isMultipart()) {
       throw new NookError('BAD_REQUEST', 'expected a multipart/form-data body with one or more files');
     }
+    // RFC 2046 allows 1–70 characters; busboy fails on longer ones with an error of its own.
+    const boundary = /boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(request.headers['content-type'] ?? '');
+    const boundaryLength = (boundary?.[1] ?? boundary?.[2] ?? '').length;
+    if (boundaryLength < 1 || boundaryLength > 70) {
+      reply.header('connection', 'close');
+      throw new NookError('BAD_REQUEST', 'the multipart boundary must be 1 to 70 characters long');
+    }
     const assets = service(request);
     const users = new UserService(request.em);
     // Unfinished tus uploads count as stored; read before the database, as the tus route does.
