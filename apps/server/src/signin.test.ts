@@ -4,7 +4,7 @@
 // address back-off of one does not spill into the next.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, setUpAdmin, startTestNook, type TestClient, type TestNook } from '../../../test/harness';
+import { ADMIN, TestClient, setUpAdmin, startTestNook, type TestNook } from '../../../test/harness';
 import { makeJpeg } from '../../../test/media';
 import { REFUSAL_DELAY_MS } from './trpc-http';
 
@@ -145,6 +145,21 @@ describe('sign-in limits', () => {
     expect(statuses(rush).filter((status) => status !== 429).length).toBeLessThanOrEqual(5);
     expect(rush[29]!.status).toBe(429);
     expect(rush[29]!.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('puts guesses at the current password, with a stolen session, under the same back-off', async () => {
+    await admin.mutate('users.create', { username: 'carol', password: 'carol password 1' });
+    const carol = new TestClient(nook.url);
+    await carol.mutate('auth.login', { username: 'carol', password: 'carol password 1' });
+    const guesses = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        carol
+          .mutate('auth.changePassword', { current: `guess ${i}`, next: 'a new long password' })
+          .catch((error: { code: string }) => error.code),
+      ),
+    );
+    expect(guesses.filter((code) => code === 'BAD_REQUEST')).toHaveLength(5);
+    expect(guesses.filter((code) => code === 'TOO_MANY_REQUESTS')).toHaveLength(3);
   });
 
   it('keeps share-link unlocks and sign-ins on separate back-offs', async () => {

@@ -233,9 +233,21 @@ export class AuthService {
     keep: Session | undefined,
     client: ClientInfo,
   ): Promise<void> {
-    if (!user.passwordHash || !(await verifyPassword(current, user.passwordHash))) {
+    // Whoever holds a session may guess at the password it would take to lock the owner out: the
+    // same back-off as signing in, counted before the first await.
+    const attempt = this.throttle.attempt(user.username, client.ip);
+    let valid: boolean;
+    try {
+      valid = user.passwordHash !== null && (await verifyPassword(current, user.passwordHash));
+    } catch (error) {
+      attempt.cancel();
+      throw error;
+    }
+    if (!valid) {
+      attempt.fail();
       throw new NookError('BAD_REQUEST', 'the current password is wrong');
     }
+    attempt.succeed();
     checkPassword(next);
     user.passwordHash = await hashPassword(next);
     await this.em.flush();
