@@ -1,6 +1,7 @@
 // Opens what a Nook process runs on (queue database, metadata, queue) and closes it in reverse order.
 import { fileURLToPath } from 'node:url';
 import {
+  AssetService,
   DataDir,
   EmbeddedPostgres,
   EmbeddedPostgresError,
@@ -9,9 +10,12 @@ import {
   findRunningEmbeddedPostgres,
   openDatabase,
   type Config,
+  type QueueName,
   type Logger,
   type MikroORM,
 } from '@nook/core';
+
+const mediaQueues: QueueName[] = ['metadata', 'thumbnail', 'video-poster'];
 
 export const webRoot = fileURLToPath(new URL('../../web/build', import.meta.url));
 
@@ -61,7 +65,18 @@ export async function openRuntime(
     // This process owns its PostgreSQL and its workers have not started: a job still active was
     // running in a process that died. In split mode (a shared database) they wait for their expiry.
     if (embedded === 'own' && !config.databaseUrl) {
-      const failed = await queue.failAbandoned();
+      // A file whose job was on its last attempt is marked failed here, as its handler would have:
+      // left pending, the start-up sweep would send it again with fresh retries, and a file that
+      // takes the process down would do so at every start.
+      const assets = new AssetService(orm.em.fork(), dataDir, queue);
+      const failed = await queue.failAbandoned(async (name, payload) => {
+        const assetId = (payload as { assetId?: unknown } | null)?.assetId;
+        if (mediaQueues.includes(name) && typeof assetId === 'string')
+          await assets.markFailed(
+            assetId,
+            'Nook stopped while working on this file, on its last try: it may be too large or damaged for this machine',
+          );
+      });
       if (Object.keys(failed).length > 0)
         logger.info({ failed }, 'jobs left running by a stopped Nook failed, to be retried now');
     }

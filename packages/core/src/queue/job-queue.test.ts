@@ -189,11 +189,18 @@ describe('job queue workers', () => {
     const first = await JobQueue.start(connection, logger);
     const libraryId = '00000000-0000-4000-8000-000000000001';
     await first.enqueue('library-scan', { libraryId }, libraryId);
-    // The process that took the scan dies: pg-boss (on its own) marked it active and nobody ends it.
+    // A thumbnail on its last try (as if it had crashed the process twice before).
+    const assetId = '00000000-0000-4000-8000-000000000002';
+    await first.enqueue('thumbnail', { assetId }, assetId);
+    // The process that took them dies: pg-boss (on its own) marked them active and nobody ends them.
     const dead = new PgBoss({ ...connection, max: 1 });
     await dead.start();
     const [taken] = await dead.fetch('library-scan');
     expect(taken?.id).toBeTruthy();
+    const [thumbnail] = await dead.fetch('thumbnail');
+    await dead
+      .getDb()
+      .executeSql(`UPDATE ${schema}.job SET retry_count = retry_limit WHERE id = $1`, [thumbnail!.id]);
     await dead.stop({ graceful: false, wait: true });
     await first.stop(5000);
 
@@ -203,7 +210,13 @@ describe('job queue workers', () => {
       await restarted.stop(5000);
       await dropSchema(schema);
     });
-    expect(await restarted.failAbandoned()).toEqual({ 'library-scan': 1 });
+    const final: [string, unknown][] = [];
+    expect(await restarted.failAbandoned(async (name, payload) => void final.push([name, payload]))).toEqual({
+      'library-scan': 1,
+      thumbnail: 1,
+    });
+    // Only the job on its last try is final: its asset is the caller's to mark failed.
+    expect(final).toEqual([['thumbnail', { assetId }]]);
     const startedAt = Date.now();
     const ran = new Promise<{ libraryId?: string; retryCount: number }>((resolve) =>
       restarted.work('library-scan', 1, async (payload, job) =>

@@ -271,7 +271,10 @@ export class JobQueue {
    * them goes through pg-boss (retry count, final failure, output), and only their retry delay is
    * skipped by hand.
    */
-  async failAbandoned(): Promise<Partial<Record<QueueName, number>>> {
+  async failAbandoned(
+    /** Called for each job that was on its last attempt: its failure is final, and nobody ran its handler. */
+    onFinal?: (name: QueueName, payload: unknown) => Promise<void>,
+  ): Promise<Partial<Record<QueueName, number>>> {
     if (this.workers.size > 0) throw new Error('failAbandoned must run before any worker starts');
     const db = this.boss.getDb();
     const failed: Partial<Record<QueueName, number>> = {};
@@ -284,8 +287,11 @@ export class JobQueue {
         .filter((row) => row.name === name)
         .map((row) => row.id);
       if (ids.length === 0) continue;
-      for (const id of ids)
+      for (const id of ids) {
         await this.boss.fail(name, id, { message: 'Nook stopped while the job ran (recovered at start)' });
+        const job = onFinal && (await this.boss.getJobById(name, id));
+        if (job && job.state === 'failed') await onFinal(name, job.data);
+      }
       await db.executeSql(
         `UPDATE ${this.schema}.job SET start_after = now() WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'retry'`,
         [name, ids],
