@@ -11,6 +11,7 @@ import {
   UserService,
   hashFile,
   httpStatusOf,
+  recoverPlacements,
   uploadReservations,
   type EntityManager,
   type UploadResult,
@@ -20,6 +21,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerDeps } from '../deps';
 import { requireAuth } from '../request-context';
 import { FinishedUploads, assetIdOfUpload, removeOlderThan } from '../tus/finished';
+import { plainTusHead } from '../tus/http';
 import {
   NookUploadStore,
   checksumAlgorithms,
@@ -334,6 +336,12 @@ export async function uploadRoutes(
     for (const [step, run] of Object.entries(steps))
       await run().catch((error: unknown) => log.warn({ err: error }, `${step} failed`));
   };
+  // Before any upload is taken: a file a dead process linked into library/ but never recorded would
+  // hold its name, and the retry would be stored beside it as `name (1).jpg`.
+  await recoverPlacements(orm.em.fork(), dataDir).then(
+    (files) => files > 0 && log.info({ files }, 'files of uploads cut by a crash removed from the library'),
+    (error: unknown) => log.warn({ err: error }, 'undoing uploads cut by a crash failed'),
+  );
   void housekeeping();
   const timer = setInterval(housekeeping, Math.min(uploadExpiryMs, 3600_000)).unref();
   app.addHook('onClose', async () => clearInterval(timer));
@@ -357,6 +365,7 @@ export async function uploadRoutes(
     const patched = request.method === 'PATCH' ? id : undefined;
     if (patched) patching.set(patched, (patching.get(patched) ?? 0) + 1);
     reply.hijack();
+    plainTusHead(reply.raw);
     if (request.method === 'OPTIONS')
       reply.raw.setHeader('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
     try {
