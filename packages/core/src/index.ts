@@ -62,6 +62,7 @@ export { hashFile, type FileDigest } from './ingest/hash';
 export { walkLibrary, type WalkedFile, type WalkResult } from './ingest/walk';
 export { Asset, type AssetKind, type AssetStatus, type TakenAtSource } from './assets/asset.entity';
 export { AssetService, type AssetMetadata, type UploadResult } from './assets/asset.service';
+export { recoverPlacements } from './assets/placement';
 export {
   LibraryReads,
   encodeCursor,

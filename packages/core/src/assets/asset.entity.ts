@@ -19,6 +19,13 @@ export class Asset {
   size!: number;
   mtime!: Date;
   sha256!: string;
+  /**
+   * The sha256 again on an asset of its owner's uploads library: a partial unique index lets one live
+   * asset per owner hold a key, so the same content uploaded twice at once is stored once. Null on
+   * files of watched folders (two identical files there are two files) and on the later copies of
+   * content a Nook without that index had stored twice.
+   */
+  contentKey: string | null = null;
   mime!: string;
   kind!: AssetKind;
   width: number | null = null;
@@ -59,6 +66,9 @@ export class Asset {
   updatedAt: Opt<Date> = new Date();
 }
 
+/** One live asset per owner and content key (see `contentKey`). */
+export const OWNER_CONTENT_UNIQUE = 'assets_owner_content_unique';
+
 export const AssetSchema = new EntitySchema<Asset>({
   class: Asset,
   tableName: 'assets',
@@ -70,7 +80,13 @@ export const AssetSchema = new EntitySchema<Asset>({
     { name: 'assets_camera_idx', properties: ['make', 'model'] },
     { name: 'assets_status_idx', properties: ['status'] },
   ],
-  uniques: [{ name: 'assets_library_path_unique', properties: ['library', 'path'] }],
+  uniques: [
+    { name: 'assets_library_path_unique', properties: ['library', 'path'] },
+    {
+      name: OWNER_CONTENT_UNIQUE,
+      expression: `create unique index \`${OWNER_CONTENT_UNIQUE}\` on \`assets\` (\`owner_id\`, \`content_key\`) where \`deleted_at\` is null`,
+    },
+  ],
   properties: {
     id: { type: 'string', length: 36, primary: true },
     library: { kind: 'm:1', entity: 'Library', ref: true, deleteRule: 'cascade' },
@@ -80,6 +96,7 @@ export const AssetSchema = new EntitySchema<Asset>({
     size: { type: new BigIntType('number') },
     mtime: { type: 'datetime' },
     sha256: { type: 'string', length: 64 },
+    contentKey: { type: 'string', length: 64, nullable: true },
     mime: { type: 'string', length: 255 },
     kind: { type: 'string', length: 16 },
     width: { type: 'integer', nullable: true },

@@ -1,7 +1,7 @@
 // Assets: taking in uploaded files, editing them, finding files on disk.
-import { access, link, mkdir, rm, unlink } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ref, type EntityManager } from '@mikro-orm/sqlite';
+import { UniqueConstraintViolationException, ref, type EntityManager } from '@mikro-orm/sqlite';
 import { NookError } from '../errors';
 import type { Library } from '../libraries/library.entity';
 import type { JobQueue } from '../queue/job-queue';
@@ -10,10 +10,11 @@ import type { ReceivedFile } from '../storage/receive';
 import type { User } from '../users/user.entity';
 import { recordUploadSavingSql } from '../sql/totals';
 import { Asset } from './asset.entity';
-import { safeFileName, withSuffix } from './file-name';
+import { safeFileName } from './file-name';
 import { detectMediaType } from './media-type';
 import { ORIGINAL_MISSING, originalIntact } from './original-intact';
 import { resolveOriginalPath } from './original-path';
+import { placeUpload, type Commit } from './placement';
 import { visibleTo } from './timeline';
 
 /** What the metadata job learns of a file. */
@@ -66,6 +67,8 @@ export class AssetService {
    * leave at any time, so it never stands in for an upload. An asset of that library whose original
    * is gone gets these bytes back (same row: its albums, favorite and description stay). Otherwise
    * the file is linked into library/<user>/<yyyy>/<mm>/ under a free name, recorded, and queued.
+   * Two identical uploads at once are settled by the database: one row holds the content (a unique
+   * index), and the other upload looks again and is answered as the duplicate it is.
    * Quotas are the caller's: the upload routes reserve the bytes while they arrive.
    */
   async ingestUpload(
@@ -76,10 +79,27 @@ export class AssetService {
     /** The new row's id when one is made: a replayed tus completion finds its asset by it. */
     { assetId }: { assetId?: string } = {},
   ): Promise<UploadResult> {
+    // Each lost race means another upload just stored or restored this content, so the next look
+    // finds it whole; the bound only guards against a file that keeps vanishing under us.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const result = await this.fileUpload(user, library, received, clientName, assetId);
+      if (result) return result;
+    }
+    throw new Error(`could not store ${received.sha256}: its stored copy kept changing`);
+  }
+
+  /** One look-and-store; null when another upload of the same content got there first. */
+  private async fileUpload(
+    user: User,
+    library: Library,
+    received: ReceivedFile,
+    clientName: string,
+    assetId: string | undefined,
+  ): Promise<UploadResult | null> {
     const copies = await this.em.find(
       Asset,
       { owner: user, library, sha256: received.sha256, deletedAt: null },
-      { populate: ['library'], orderBy: { createdAt: 'asc', id: 'asc' } },
+      { populate: ['library'], orderBy: { createdAt: 'asc', id: 'asc' }, refresh: true },
     );
     for (const copy of copies) {
       if (!(await originalIntact(this.dataDir, copy))) continue;
@@ -89,88 +109,110 @@ export class AssetService {
     }
 
     const libraryRoot = this.dataDir.resolveLibraryRoot(library.rootPath);
-    const lost = copies[0];
-    if (lost)
-      return {
-        asset: await this.restoreOriginal(lost, libraryRoot, received),
-        duplicate: false,
-        restored: true,
-      };
+    const lost = copies.find((copy) => copy.contentKey !== null) ?? copies[0];
+    if (lost) {
+      const restored = await this.restoreOriginal(lost, libraryRoot, received);
+      return restored && { asset: restored, duplicate: false, restored: true };
+    }
 
     const now = new Date();
     const folder = monthFolder(now);
     await mkdir(path.join(libraryRoot, folder), { recursive: true });
     const mediaType = await detectMediaType(received.tempPath, clientName);
-    const baseName = safeFileName(clientName);
-    const { relativePath, name } = await this.linkUnderFreeName(
+    const asset = this.em.create(
+      Asset,
+      {
+        ...(assetId && { id: assetId }),
+        library: ref(library),
+        owner: ref(user),
+        path: '',
+        name: '',
+        size: received.size,
+        mtime: now,
+        sha256: received.sha256,
+        contentKey: received.sha256,
+        mime: mediaType.mime,
+        kind: mediaType.kind,
+        takenAt: now,
+        status: mediaType.kind === 'other' ? 'ready' : 'pending',
+      },
+      { persist: false },
+    );
+    // Inserted outside the unit of work: a refused insert must leave nothing behind for the next flush.
+    const placed = await placeUpload(
       received.tempPath,
+      library,
       libraryRoot,
       folder,
-      baseName,
+      safeFileName(clientName),
+      async (relativePath, name) => {
+        asset.path = relativePath;
+        asset.name = name;
+        try {
+          await this.em.insert(asset);
+          return 'done';
+        } catch (error) {
+          return refusal(error);
+        }
+      },
     );
-
-    const asset = this.em.create(Asset, {
-      ...(assetId && { id: assetId }),
-      library: ref(library),
-      owner: ref(user),
-      path: relativePath,
-      name,
-      size: received.size,
-      mtime: now,
-      sha256: received.sha256,
-      mime: mediaType.mime,
-      kind: mediaType.kind,
-      takenAt: now,
-      status: mediaType.kind === 'other' ? 'ready' : 'pending',
-    });
-    try {
-      await this.em.flush();
-    } catch (error) {
-      await rm(path.join(libraryRoot, relativePath), { force: true });
-      throw error;
-    }
-    await unlink(received.tempPath);
-    if (asset.kind !== 'other') await this.queue.enqueue('metadata', { assetId: asset.id }, asset.id);
-    return { asset, duplicate: false, restored: false };
+    if (!placed) return null;
+    const stored = await this.em.findOneOrFail(Asset, { id: asset.id }, { populate: ['library'] });
+    if (stored.kind !== 'other') await this.queue.enqueue('metadata', { assetId: stored.id }, stored.id);
+    return { asset: stored, duplicate: false, restored: false };
   }
 
   /**
    * Puts the uploaded bytes back as `asset`'s original: in its old folder, under its old file name
    * unless something else now holds that name (never overwritten), then runs the pipeline again.
+   * The row changes only if no other upload restored it meanwhile (its path and mtime as read);
+   * null when one did.
    */
-  private async restoreOriginal(asset: Asset, libraryRoot: string, received: ReceivedFile): Promise<Asset> {
+  private async restoreOriginal(
+    asset: Asset,
+    libraryRoot: string,
+    received: ReceivedFile,
+  ): Promise<Asset | null> {
     let folder = path.posix.dirname(asset.path);
     const inside = path.resolve(libraryRoot, folder).startsWith(libraryRoot + path.sep);
     if (!inside || folder === '.') folder = monthFolder(new Date());
     await mkdir(path.join(libraryRoot, folder), { recursive: true });
-    const { relativePath } = await this.linkUnderFreeName(
+    const now = new Date();
+    const changes = {
+      size: received.size,
+      mtime: now,
+      status: asset.kind === 'other' ? ('ready' as const) : ('pending' as const),
+      error: null,
+      updatedAt: now,
+    };
+    const placed = await placeUpload(
       received.tempPath,
+      asset.library.getEntity(),
       libraryRoot,
       folder,
       safeFileName(path.posix.basename(asset.path)),
+      async (relativePath) => {
+        try {
+          const updated = await this.em.nativeUpdate(
+            Asset,
+            { id: asset.id, path: asset.path, mtime: asset.mtime },
+            { ...changes, path: relativePath },
+          );
+          return updated === 1 ? 'done' : 'content-taken';
+        } catch (error) {
+          return refusal(error);
+        }
+      },
     );
-    const previous = {
-      path: asset.path,
-      size: asset.size,
-      mtime: asset.mtime,
-      status: asset.status,
-      error: asset.error,
-    };
-    asset.path = relativePath;
-    asset.size = received.size;
-    asset.mtime = new Date();
-    asset.status = asset.kind === 'other' ? 'ready' : 'pending';
-    asset.error = null;
-    try {
-      await this.em.flush();
-    } catch (error) {
-      Object.assign(asset, previous);
-      await rm(path.join(libraryRoot, relativePath), { force: true });
-      throw error;
-    }
-    await unlink(received.tempPath);
-    if (asset.kind !== 'other') await this.queue.enqueue('metadata', { assetId: asset.id }, asset.id);
-    return asset;
+    if (!placed) return null;
+    const restored = await this.em.findOneOrFail(
+      Asset,
+      { id: asset.id },
+      { populate: ['library'], refresh: true },
+    );
+    if (restored.kind !== 'other')
+      await this.queue.enqueue('metadata', { assetId: restored.id }, restored.id);
+    return restored;
   }
 
   /**
@@ -216,25 +258,6 @@ export class AssetService {
           !intact.has(hash) && (uploadedLive.has(hash) || (!uploadedEver.has(hash) && inFolders.has(hash))),
       ),
     };
-  }
-
-  /** link(2) refuses to replace an existing file, so two uploads of the same name never clobber. */
-  private async linkUnderFreeName(
-    tempPath: string,
-    libraryRoot: string,
-    folder: string,
-    baseName: string,
-  ): Promise<{ relativePath: string; name: string }> {
-    for (let attempt = 0; ; attempt++) {
-      const name = withSuffix(baseName, attempt);
-      const relativePath = `${folder}/${name}`;
-      try {
-        await link(tempPath, path.join(libraryRoot, relativePath));
-        return { relativePath, name };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-    }
   }
 
   /** Live (not trashed, not offline) assets only. */
@@ -377,6 +400,17 @@ export class AssetService {
       { status: 'failed', error: withoutServerPaths(reason).slice(0, 2000), updatedAt: new Date() },
     );
   }
+}
+
+/** Which unique index refused an insert or update: the library path, or the owner's content key. */
+function refusal(error: unknown): Commit {
+  if (error instanceof UniqueConstraintViolationException) {
+    // The message carries the statement too; SQLite names the index's columns after this.
+    const columns = /UNIQUE constraint failed: (.*)$/m.exec(error.message)?.[1] ?? '';
+    if (columns.includes('.content_key')) return 'content-taken';
+    if (columns.includes('.path')) return 'path-taken';
+  }
+  throw error;
 }
 
 /** `open '/srv/My Photos/a.jpg'` becomes `open '…/a.jpg'`: the file is named, its folders are not. */

@@ -36,12 +36,34 @@ export class TrashService {
     );
   }
 
+  /**
+   * Content uploaded again while its first copy sat in the trash is live under its content key: the
+   * restored copy comes back without the key, a second copy as the owner asked, rather than failing
+   * (so does all but one of several restored copies of one content).
+   */
   async restore(ownerId: string, ids: string[]): Promise<number> {
-    return this.em.nativeUpdate(
-      Asset,
-      { id: { $in: ids }, owner: ownerId, deletedAt: { $ne: null }, purgedAt: null },
-      { deletedAt: null },
-    );
+    if (ids.length === 0) return 0;
+    return this.em.transactional(async (em) => {
+      const list = ids.map(() => '?').join(', ');
+      await em.getConnection().execute(
+        `update assets set content_key = null
+          where id in (${list}) and owner_id = ? and deleted_at is not null and purged_at is null
+            and content_key is not null
+            and (exists (select 1 from assets b where b.owner_id = assets.owner_id
+                   and b.content_key = assets.content_key and b.deleted_at is null)
+              or exists (select 1 from assets b where b.id in (${list}) and b.owner_id = assets.owner_id
+                   and b.content_key = assets.content_key and b.deleted_at is not null
+                   and b.purged_at is null and b.id < assets.id))`,
+        [...ids, ownerId, ...ids],
+        'run',
+        em.getTransactionContext(),
+      );
+      return em.nativeUpdate(
+        Asset,
+        { id: { $in: ids }, owner: ownerId, deletedAt: { $ne: null }, purgedAt: null },
+        { deletedAt: null },
+      );
+    });
   }
 
   /** Most recently deleted first. */

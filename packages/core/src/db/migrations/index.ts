@@ -16,6 +16,7 @@ import { Migration20261130203000 } from './Migration20261130203000';
 import { Migration20261130204000 } from './Migration20261130204000';
 import { Migration20261130205000 } from './Migration20261130205000';
 import { Migration20261205191000 } from './Migration20261205191000';
+import { Migration20261205213000 } from './Migration20261205213000';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124083144', class: Migration20261124083144 },
@@ -34,4 +35,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261130204000', class: Migration20261130204000 },
   { name: 'Migration20261130205000', class: Migration20261130205000 },
   { name: 'Migration20261205191000', class: Migration20261205191000 },
+  { name: 'Migration20261205213000', class: Migration20261205213000 },
 ];
