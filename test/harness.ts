@@ -67,7 +67,8 @@ export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: queueDatabaseUrl() });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    // The queue's own schema and Nook's bookkeeping beside it (job leases, outcome counts).
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}", "${schema}_nook" CASCADE`);
   } finally {
     await client.end();
   }

@@ -56,7 +56,7 @@ function setup(): { config: Config; logger: Logger } {
 
 async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<void> {
   const { config, logger } = setup();
-  const runtime = await openRuntime(config, logger, embedded);
+  const runtime = await openRuntime(config, logger, embedded, withWorkers ? 'start' : 'serve');
   if (withWorkers)
     await startWorkers(runtime, {
       concurrency: config.concurrency,
@@ -105,7 +105,7 @@ program
   .description('run the job workers only (split mode: needs `nook db` or NOOK_DATABASE_URL)')
   .action(async () => {
     const { config, logger } = setup();
-    const runtime = await openRuntime(config, logger, 'join');
+    const runtime = await openRuntime(config, logger, 'join', 'worker');
     await startWorkers(runtime, { concurrency: config.concurrency, trashDays: config.trashDays });
     stopOnSignal(logger, runtime.close);
     logger.info({ concurrency: config.concurrency }, 'workers running');
@@ -116,7 +116,7 @@ program
   .description('watch and reconcile folder libraries only (split mode: needs `nook db` or NOOK_DATABASE_URL)')
   .action(async () => {
     const { config, logger } = setup();
-    const runtime = await openRuntime(config, logger, 'join');
+    const runtime = await openRuntime(config, logger, 'join', 'ingest');
     const ingest = await Ingest.start(runtime);
     stopOnSignal(logger, async () => {
       await ingest.stop();

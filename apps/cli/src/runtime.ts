@@ -1,7 +1,6 @@
 // Opens what a Nook process runs on (queue database, metadata, queue) and closes it in reverse order.
 import { fileURLToPath } from 'node:url';
 import {
-  AssetService,
   DataDir,
   EmbeddedPostgres,
   EmbeddedPostgresError,
@@ -9,13 +8,11 @@ import {
   ServerSecret,
   findRunningEmbeddedPostgres,
   openDatabase,
+  recordRecovery,
   type Config,
-  type QueueName,
   type Logger,
   type MikroORM,
 } from '@nook/core';
-
-const mediaQueues: QueueName[] = ['metadata', 'thumbnail', 'video-poster'];
 
 export const webRoot = fileURLToPath(new URL('../../web/build', import.meta.url));
 
@@ -35,12 +32,14 @@ type Closer = () => Promise<void>;
 
 /**
  * `own`: this process starts the embedded PostgreSQL (nook start). `join`: it uses one that
- * `nook db` runs on the same data dir (split mode). NOOK_DATABASE_URL overrides both.
+ * `nook db` runs on the same data dir (split mode). NOOK_DATABASE_URL overrides both. `processKind`
+ * names the process beside what its start recovered.
  */
 export async function openRuntime(
   config: Config,
   logger: Logger,
   embedded: 'own' | 'join',
+  processKind: string = embedded === 'own' ? 'start' : 'cli',
 ): Promise<Runtime> {
   const closers: Closer[] = [];
   const close = async () => {
@@ -60,25 +59,22 @@ export async function openRuntime(
     const queue = await JobQueue.start(
       { connectionString, schema: config.queueSchema },
       logger.child({ component: 'queue' }),
+      { processKind },
     );
     closers.push(() => queue.stop());
-    // This process owns its PostgreSQL and its workers have not started: a job still active was
-    // running in a process that died. In split mode (a shared database) they wait for their expiry.
+    // This process owns its PostgreSQL and its workers have not started: every job another process
+    // had leased was running in a process that died. In split mode (a shared database) the workers'
+    // heartbeat sweep takes over the jobs of processes that stopped answering.
     if (embedded === 'own' && !config.databaseUrl) {
-      // A file whose job was on its last attempt is marked failed here, as its handler would have:
-      // left pending, the start-up sweep would send it again with fresh retries, and a file that
-      // takes the process down would do so at every start.
-      const assets = new AssetService(orm.em.fork(), dataDir, queue);
-      const failed = await queue.failAbandoned(async (name, payload) => {
-        const assetId = (payload as { assetId?: unknown } | null)?.assetId;
-        if (mediaQueues.includes(name) && typeof assetId === 'string')
-          await assets.markFailed(
-            assetId,
-            'Nook stopped while working on this file, on its last try: it may be too large or damaged for this machine',
-          );
-      });
-      if (Object.keys(failed).length > 0)
-        logger.info({ failed }, 'jobs left running by a stopped Nook failed, to be retried now');
+      const { retried, failed } = await queue.recoverAbandoned({ everyoneElse: true });
+      const count = (counts: Record<string, number | undefined>) =>
+        Object.values(counts).reduce<number>((total, n) => total + (n ?? 0), 0);
+      if (count(retried) + count(failed) > 0)
+        logger.info(
+          { retried, failed },
+          'jobs left running by a stopped Nook retried now, or failed on their last try',
+        );
+      await recordRecovery(queue, { jobsRetried: count(retried), jobsFailed: count(failed) });
     }
     return { config, logger, dataDir, orm, queue, secret, close };
   } catch (error) {

@@ -258,6 +258,13 @@ describe('recovery at start', () => {
       const scanId = await boss.send('library-scan', {});
       const [taken] = await boss.fetch('library-scan');
       expect(taken?.id).toBe(scanId);
+      // As a Nook process does before it runs a job: it leases the job in its own name.
+      await boss
+        .getDb()
+        .executeSql(
+          `INSERT INTO pgboss_nook.lease (queue, job_id, process_id) VALUES ('library-scan', $1, gen_random_uuid())`,
+          [scanId],
+        );
       await boss.stop({ graceful: false, wait: true });
 
       victim.child.kill('SIGKILL');

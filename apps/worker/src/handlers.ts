@@ -1,5 +1,5 @@
 // The media pipeline's jobs: metadata, then a thumbnail (images) or a video poster (videos).
-import type { JobHandler } from '@nook/core';
+import { AssetService, type JobHandler } from '@nook/core';
 import { makeThumbnails, makeVideoPoster, mediaClassOf, probeVideo, readImageMetadata } from '@nook/media';
 import { assetJob } from './asset-job';
 import type { WorkerDeps } from './deps';
@@ -82,4 +82,29 @@ export function videoPosterHandler(deps: WorkerDeps): JobHandler<'video-poster'>
       thumbhash: result.thumbhash,
     });
   });
+}
+
+/**
+ * A media job failed for good: its handler has marked the asset failed already, unless its last try
+ * ended with no handler to see it (the process died, or the job ran past its expiry) — then the asset
+ * would stay "processing" for ever, and this marks it. An asset no longer pending is left alone.
+ */
+export function deadLetterHandler(deps: WorkerDeps): JobHandler<'media-failed'> {
+  return async ({ assetId }, job) => {
+    const assets = new AssetService(deps.orm.em.fork(), deps.dataDir, deps.queue);
+    const asset = await assets.findById(assetId);
+    if (!asset || asset.deletedAt || asset.status !== 'pending') return;
+    const reason = failureReason(job.output);
+    deps.logger.warn({ assetId, name: asset.name, reason }, 'file failed on its last try');
+    await assets.markFailed(asset.id, reason);
+  };
+}
+
+/** pg-boss stores an Error's fields, or `{ value: … }` for its own expiry. */
+function failureReason(output: unknown): string {
+  const message = (output as { message?: unknown } | null)?.message;
+  if (typeof message === 'string' && message) return message;
+  if (JSON.stringify(output ?? null).includes('failed by timeout'))
+    return 'Nook stopped working on this file before it finished, on its last try: it may be too large or damaged for this machine';
+  return 'Processing this file failed on its last try';
 }

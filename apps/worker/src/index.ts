@@ -3,16 +3,19 @@ import {
   BackupRunner,
   BackupService,
   TrashService,
+  recordRecovery,
   requeueStuckAssets,
   type MediaQueueName,
 } from '@nook/core';
 import type { WorkerDeps } from './deps';
-import { metadataHandler, thumbnailHandler, videoPosterHandler } from './handlers';
+import { deadLetterHandler, metadataHandler, thumbnailHandler, videoPosterHandler } from './handlers';
 
 export type { WorkerDeps } from './deps';
 
 /** How often pending assets without a job are looked for, besides at start. */
 const STUCK_ASSET_SWEEP_MS = 10 * 60_000;
+/** How soon to look again when media jobs were waiting, so nothing could be said. */
+const STUCK_ASSET_RETRY_MS = 60_000;
 
 export interface WorkerOptions {
   concurrency: Record<MediaQueueName, number>;
@@ -30,6 +33,7 @@ export async function startWorkers(
   await deps.queue.work('metadata', concurrency.metadata, metadataHandler(deps), polling);
   await deps.queue.work('thumbnail', concurrency.thumbnail, thumbnailHandler(deps), polling);
   await deps.queue.work('video-poster', concurrency['video-poster'], videoPosterHandler(deps), polling);
+  await deps.queue.work('media-failed', 1, deadLetterHandler(deps), polling);
   await deps.queue.work(
     'trash-purge',
     1,
@@ -79,13 +83,29 @@ export async function startWorkers(
 
   // A row written before its first job (cut by a crash), or a job lost with the queue's database,
   // would leave an asset "processing" for ever: each worker process looks for them at start and
-  // every 10 minutes (two processes sending the same asset's job is harmless: one per key waits).
-  const sweep = () =>
-    requeueStuckAssets(deps.orm.em.fork(), deps.queue).then(
-      (sent) => sent > 0 && deps.logger.info({ sent }, 'pending assets without a job queued again'),
-      (error: unknown) => deps.logger.warn({ err: error }, 'looking for pending assets without a job failed'),
-    );
+  // every 10 minutes, once no media job waits (two processes sending the same asset's job is
+  // harmless: one per key waits). What the first sweep finds is part of what the start recovered.
+  let timer: NodeJS.Timeout | undefined;
+  let first = true;
+  let stopped = false;
+  const sweep = async () => {
+    let next = STUCK_ASSET_SWEEP_MS;
+    try {
+      const sent = await requeueStuckAssets(deps.orm.em.fork(), deps.queue);
+      if (sent === null) next = STUCK_ASSET_RETRY_MS;
+      else {
+        if (sent > 0) deps.logger.info({ sent }, 'pending assets without a job queued again');
+        if (first) await recordRecovery(deps.queue, { assetsRequeued: sent });
+        first = false;
+      }
+    } catch (error) {
+      deps.logger.warn({ err: error }, 'looking for pending assets without a job failed');
+    }
+    if (!stopped) timer = setTimeout(() => void sweep(), next).unref();
+  };
   void sweep();
-  const timer = setInterval(sweep, STUCK_ASSET_SWEEP_MS).unref();
-  deps.queue.onStop(() => clearInterval(timer));
+  deps.queue.onStop(() => {
+    stopped = true;
+    clearTimeout(timer);
+  });
 }

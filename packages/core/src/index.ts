@@ -85,10 +85,13 @@ export {
   type JobQueueOptions,
   type QueueConnection,
   type QueueStats,
+  type RecoveredJobs,
 } from './queue/job-queue';
+export { recoveryKeys, type RecoveryCounts, type RecoveryEntry } from './queue/queue-state';
 export {
   isPermanentError,
   jobPayloads,
+  mediaQueueNames,
   queueNames,
   queuePolicies,
   type JobPayload,
@@ -96,6 +99,7 @@ export {
   type QueueName,
 } from './queue/jobs';
 export { requeueStuckAssets } from './recovery/stuck-assets';
+export { recordRecovery } from './recovery/report';
 export {
   EmbeddedPostgres,
   EmbeddedPostgresError,

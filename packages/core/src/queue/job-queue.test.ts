@@ -1,9 +1,12 @@
 // How fast the queue drains: a worker that found work asks again at once instead of waiting out its poll.
-import PgBoss from 'pg-boss';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropSchema, queueDatabaseUrl, uniqueSchema } from '../../../../test/harness';
 import { createLogger } from '../logging/logger';
+import { recordRecovery } from '../recovery/report';
 import { JobQueue } from './job-queue';
+import type { QueueName } from './jobs';
 
 const logger = createLogger('silent', false);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -172,6 +175,8 @@ describe('job queue workers', () => {
       if (stats.metadata.completed === 1 && stats.metadata.failed === 1 && abortedBy) break;
       await sleep(200);
     }
+    // Past the 1 s retry delay: a permanent failure retried by mistake would have run again by now.
+    await sleep(2500);
     expect(attempts.get(flaky)).toEqual([
       { retryCount: 0, final: false },
       { retryCount: 1, final: false },
@@ -183,49 +188,147 @@ describe('job queue workers', () => {
     expect(stats.metadata).toMatchObject({ completed: 1, failed: 1, queued: 0, active: 0 });
   });
 
-  it('at start, fails a job a dead process left active so it runs again at once, not at its expiry', async () => {
+  /** A worker process that takes jobs of `queues` and never finishes them, until it is killed. */
+  async function dyingWorker(schema: string, queues: QueueName[]) {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./fixtures/dying-worker.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          NOOK_TEST_QUEUE_URL: queueDatabaseUrl(),
+          NOOK_TEST_QUEUE_SCHEMA: schema,
+          NOOK_TEST_QUEUES: queues.join(','),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    cleanup.push(async () => {
+      child.kill('SIGKILL');
+      await exited;
+    });
+    const printed = async (line: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!output.includes(line) && Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`the worker exited: ${output}`);
+        await sleep(50);
+      }
+      expect(output).toContain(line);
+    };
+    await printed('ready');
+    return {
+      printed,
+      kill: async () => {
+        child.kill('SIGKILL');
+        await exited;
+      },
+    };
+  }
+
+  const overrides = { policyOverrides: { thumbnail: { retryLimit: 0 } } };
+
+  it('at start, retries at once a job a killed process was running, and fails for good one on its last try', async () => {
     const schema = uniqueSchema('queue');
     const connection = { connectionString: queueDatabaseUrl(), schema };
-    const first = await JobQueue.start(connection, logger);
+    const sender = await JobQueue.start(connection, logger, overrides);
+    const worker = await dyingWorker(schema, ['library-scan', 'thumbnail']);
     const libraryId = '00000000-0000-4000-8000-000000000001';
-    await first.enqueue('library-scan', { libraryId }, libraryId);
-    // A thumbnail on its last try (as if it had crashed the process twice before).
     const assetId = '00000000-0000-4000-8000-000000000002';
-    await first.enqueue('thumbnail', { assetId }, assetId);
-    // The process that took them dies: pg-boss (on its own) marked them active and nobody ends them.
-    const dead = new PgBoss({ ...connection, max: 1 });
-    await dead.start();
-    const [taken] = await dead.fetch('library-scan');
-    expect(taken?.id).toBeTruthy();
-    const [thumbnail] = await dead.fetch('thumbnail');
-    await dead
-      .getDb()
-      .executeSql(`UPDATE ${schema}.job SET retry_count = retry_limit WHERE id = $1`, [thumbnail!.id]);
-    await dead.stop({ graceful: false, wait: true });
-    await first.stop(5000);
+    await sender.enqueue('library-scan', { libraryId }, libraryId);
+    // A thumbnail with no retry: its first try is its last, as if it had crashed the process before.
+    await sender.enqueue('thumbnail', { assetId }, assetId);
+    await worker.printed('running library-scan');
+    await worker.printed('running thumbnail');
+    expect((await sender.stats())['library-scan']).toMatchObject({ queued: 0, active: 1 });
+    await sender.stop(5000);
+    await worker.kill();
 
     // The scan's policy retries after 60 s and expires after 6 h; recovery must not wait for either.
-    const restarted = await JobQueue.start(connection, logger);
+    const restarted = await JobQueue.start(connection, logger, overrides);
     cleanup.push(async () => {
       await restarted.stop(5000);
       await dropSchema(schema);
     });
-    const final: [string, unknown][] = [];
-    expect(await restarted.failAbandoned(async (name, payload) => void final.push([name, payload]))).toEqual({
-      'library-scan': 1,
-      thumbnail: 1,
+    expect(await restarted.recoverAbandoned({ everyoneElse: true })).toEqual({
+      retried: { 'library-scan': 1 },
+      failed: { thumbnail: 1 },
     });
-    // Only the job on its last try is final: its asset is the caller's to mark failed.
-    expect(final).toEqual([['thumbnail', { assetId }]]);
-    const startedAt = Date.now();
+    // Claimed once: a second pass finds nothing.
+    expect(await restarted.recoverAbandoned({ everyoneElse: true })).toEqual({ retried: {}, failed: {} });
     const ran = new Promise<{ libraryId?: string; retryCount: number }>((resolve) =>
       restarted.work('library-scan', 1, async (payload, job) =>
         resolve({ ...payload, retryCount: job.retryCount }),
       ),
     );
     expect(await ran).toEqual({ libraryId, retryCount: 1 });
-    expect(Date.now() - startedAt).toBeLessThan(10_000);
-    // Nothing more to fail once this process's own workers run.
-    await expect(restarted.failAbandoned()).rejects.toThrow(/before any worker/);
+    // The thumbnail's last try ended with nobody to record it: its dead letter carries the asset and why.
+    const deadLetter = new Promise<{ assetId: string; output: unknown }>((resolve) =>
+      restarted.work('media-failed', 1, async (payload, job) => resolve({ ...payload, output: job.output })),
+    );
+    const letter = await deadLetter;
+    expect(letter.assetId).toBe(assetId);
+    expect(JSON.stringify(letter.output)).toMatch(/stopped while working/);
+    const stats = await restarted.stats();
+    expect(stats.thumbnail).toMatchObject({ queued: 0, active: 0, failed: 1 });
+    // Nothing more to take over wholesale once this process's own workers run.
+    await expect(restarted.recoverAbandoned({ everyoneElse: true })).rejects.toThrow(/before any worker/);
+  });
+
+  it('in split mode, a live worker takes over the jobs of a killed one once its heartbeat is stale', async () => {
+    const schema = uniqueSchema('queue');
+    const connection = { connectionString: queueDatabaseUrl(), schema };
+    const live = await JobQueue.start(connection, logger, { heartbeatSeconds: 1, staleSeconds: 3 });
+    cleanup.push(async () => {
+      await live.stop(5000);
+      await dropSchema(schema);
+    });
+    const worker = await dyingWorker(schema, ['library-scan']);
+    const libraryId = '00000000-0000-4000-8000-000000000003';
+    await live.enqueue('library-scan', { libraryId }, libraryId);
+    await worker.printed('running library-scan');
+    // A rescan asked for meanwhile waits beside the running one (one waiting and one running per key).
+    expect(await live.enqueue('library-scan', { libraryId }, libraryId)).not.toBeNull();
+    expect(await live.enqueue('library-scan', { libraryId }, libraryId)).toBeNull();
+    await worker.kill();
+    const runs: number[] = [];
+    await live.work('library-scan', 2, async (_payload, job) => void runs.push(job.retryCount));
+    // The waiting rescan cannot start while the dead one holds the key; once the heartbeat sweep takes
+    // the dead one over, the work is done (the abandoned job folds into the waiting one).
+    const deadline = Date.now() + 60_000;
+    while (runs.length === 0 && Date.now() < deadline) await sleep(200);
+    expect(runs.length).toBeGreaterThan(0);
+    const [recovered] = await live.recoveries();
+    expect(recovered?.counts).toMatchObject({ jobsRetried: 1, jobsFailed: 0 });
+  }, 90_000);
+
+  it('adds up what recovery steps report at a start', async () => {
+    const schema = uniqueSchema('queue');
+    const queue = await JobQueue.start({ connectionString: queueDatabaseUrl(), schema }, logger, {
+      processKind: 'start',
+    });
+    cleanup.push(async () => {
+      await queue.stop(5000);
+      await dropSchema(schema);
+    });
+    expect(await queue.recoveries()).toEqual([]);
+    await recordRecovery(queue, { jobsRetried: 2 });
+    await recordRecovery(queue, { uploadsCompleted: 1, tempFilesRemoved: 3 });
+    await recordRecovery(queue, { jobsRetried: 1, assetsRequeued: 0 });
+    const [entry, ...rest] = await queue.recoveries();
+    expect(rest).toEqual([]);
+    expect(entry).toMatchObject({
+      process: 'start',
+      counts: {
+        jobsRetried: 3,
+        jobsFailed: 0,
+        assetsFailed: 0,
+        assetsRequeued: 0,
+        uploadsCompleted: 1,
+        tempFilesRemoved: 3,
+      },
+    });
   });
 });

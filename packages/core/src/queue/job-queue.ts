@@ -1,4 +1,6 @@
-// pg-boss behind a typed surface: queues created with their policy before anyone works or sends.
+// pg-boss behind a typed surface: queues created with their policy before anyone works or sends. Only
+// pg-boss's public API is used; what it does not offer (who runs which job, outcome counts) is kept in
+// Nook's own tables beside it (queue-state.ts).
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import {
@@ -10,6 +12,7 @@ import {
   type JobPayload,
   type QueueName,
 } from './jobs';
+import { QueueState, type Lease, type Outcome, type RecoveryCounts, type RecoveryEntry } from './queue-state';
 
 export interface JobContext {
   id: string;
@@ -19,6 +22,8 @@ export interface JobContext {
   isFinalAttempt: boolean;
   /** Aborted when the job reaches its expiry, so child processes are killed rather than left running. */
   signal: AbortSignal;
+  /** What the job carries from before: for a dead letter, the failure that sent it there. */
+  output: unknown;
 }
 
 export type JobHandler<N extends QueueName> = (payload: JobPayload<N>, job: JobContext) => Promise<void>;
@@ -38,6 +43,30 @@ export interface QueueConnection {
 export interface JobQueueOptions {
   /** Replaces parts of a queue's policy; tests use it for short retry delays. */
   policyOverrides?: Partial<Record<QueueName, Partial<Omit<PgBoss.Queue, 'name'>>>>;
+  /** Which Nook process this is (`start`, `serve`, `worker`, `ingest`, `cli`): shown with what its start recovered. */
+  processKind?: string;
+  /** How often this process says it is alive and looks for the jobs of processes that stopped saying so. */
+  heartbeatSeconds?: number;
+  /** How long a process may stay silent before its running jobs are taken for abandoned. */
+  staleSeconds?: number;
+}
+
+/** A heartbeat every 20 s; a process silent for 70 s has died: its jobs run again within about 1.5 minutes. */
+const HEARTBEAT_SECONDS = 20;
+const STALE_SECONDS = 70;
+
+export interface RecoveredJobs {
+  /** Made due again at once, per queue. */
+  retried: Partial<Record<QueueName, number>>;
+  /** On their last try: failed for good (a media job's dead letter then marks its asset failed). */
+  failed: Partial<Record<QueueName, number>>;
+}
+
+/** pg-boss's fetch, complete and fail, and Nook's lease of each job it runs. */
+interface QueueBackend {
+  boss: PgBoss;
+  state: QueueState;
+  logger: Logger;
 }
 
 /** While a queue found work this recently, an empty fetch is followed by a short poll rather than the idle one. */
@@ -59,15 +88,21 @@ class QueueWorker<N extends QueueName> {
   private lastFoundAt = 0;
   private loopDone: Promise<void> = Promise.resolve();
 
+  private readonly boss: PgBoss;
+  private readonly state: QueueState;
+  private readonly logger: Logger;
+
   constructor(
-    private readonly boss: PgBoss,
+    backend: QueueBackend,
     private readonly name: N,
     private readonly concurrency: number,
     private readonly handler: JobHandler<N>,
     private readonly idleMs: number,
-    private readonly noMoreRetries: (id: string) => Promise<void>,
-    private readonly logger: Logger,
-  ) {}
+  ) {
+    this.boss = backend.boss;
+    this.state = backend.state;
+    this.logger = backend.logger;
+  }
 
   start(): void {
     this.loopDone = this.loop();
@@ -104,6 +139,16 @@ class QueueWorker<N extends QueueName> {
             batchSize: free,
             includeMetadata: true,
           });
+          // Recorded before any runs, so a crash from here on leaves each job to the lease sweep rather
+          // than to its expiry.
+          await this.state
+            .lease(jobs.map((job) => ({ queue: this.name, jobId: job.id, key: job.singletonKey })))
+            .catch((error: unknown) =>
+              this.logger.warn(
+                { err: error, queue: this.name },
+                'recording the jobs this process runs failed',
+              ),
+            );
           for (const job of jobs) this.run(job);
           if (jobs.length > 0) this.lastFoundAt = Date.now();
           if (jobs.length < free)
@@ -142,7 +187,9 @@ class QueueWorker<N extends QueueName> {
 
   /**
    * A handler that throws fails the job, so pg-boss retries it; the handler itself records a final
-   * failure where users can see it. At the expiry the signal aborts the work and the job is failed.
+   * failure where users can see it. At the expiry the signal aborts the work and the job is failed. A
+   * permanent error is failed, then cancelled before its retry comes due: pg-boss keeps the error,
+   * and nothing runs the job again.
    */
   private async execute(job: PgBoss.JobWithMetadata<JobPayload<N>>): Promise<void> {
     const expiry = new AbortController();
@@ -159,6 +206,7 @@ class QueueWorker<N extends QueueName> {
         retryLimit: job.retryLimit,
         isFinalAttempt: job.retryCount >= job.retryLimit,
         signal: expiry.signal,
+        output: job.output ?? null,
       });
       await Promise.race([work, expired]);
     } catch (error) {
@@ -166,17 +214,27 @@ class QueueWorker<N extends QueueName> {
     } finally {
       clearTimeout(timer);
     }
+    let outcome: Outcome;
     try {
       if (!failure) {
         await this.boss.complete(this.name, job.id);
-        return;
+        outcome = 'completed';
+      } else {
+        await this.boss.fail(this.name, job.id, failure.error as object);
+        const permanent = isPermanentError(failure.error);
+        if (permanent && job.retryCount < job.retryLimit) await this.boss.cancel(this.name, job.id);
+        outcome = permanent || job.retryCount >= job.retryLimit ? 'failed' : 'retried';
       }
-      if (isPermanentError(failure.error)) await this.noMoreRetries(job.id);
-      await this.boss.fail(this.name, job.id, failure.error as object);
     } catch (error) {
-      // The job stays active until its expiry, when pg-boss fails and retries it.
+      // The job stays active, leased to this process: the lease sweep or its expiry retries it.
       this.logger.error({ err: error, queue: this.name, jobId: job.id }, 'recording the job outcome failed');
+      return;
     }
+    await this.state
+      .release(this.name, job.id, outcome)
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error, queue: this.name, jobId: job.id }, 'releasing the job failed'),
+      );
   }
 }
 
@@ -186,12 +244,17 @@ export class JobQueue {
     { wake(): void; drain(): Promise<void>; runningJobIds(): string[] }
   >();
   private readonly stopHooks: (() => void)[] = [];
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private readonly backend: QueueBackend;
 
   private constructor(
     private readonly boss: PgBoss,
-    private readonly schema: string,
+    private readonly state: QueueState,
     private readonly logger: Logger,
-  ) {}
+    private readonly staleSeconds: number,
+  ) {
+    this.backend = { boss, state, logger };
+  }
 
   static async start(
     connection: QueueConnection,
@@ -208,12 +271,39 @@ export class JobQueue {
     });
     boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
     await boss.start();
+    // In order: a dead-letter queue exists before the queues that name it.
     for (const name of queueNames) {
       const policy = { name, ...queuePolicies[name], ...options.policyOverrides?.[name] };
       if (await boss.getQueue(name)) await boss.updateQueue(name, policy);
       else await boss.createQueue(name, policy);
     }
-    return new JobQueue(boss, connection.schema, logger);
+    const state = new QueueState(boss.getDb(), connection.schema, options.processKind ?? 'nook');
+    await state.start();
+    const queue = new JobQueue(boss, state, logger, options.staleSeconds ?? STALE_SECONDS);
+    const heartbeatMs = (options.heartbeatSeconds ?? HEARTBEAT_SECONDS) * 1000;
+    queue.heartbeatTimer = setInterval(() => void queue.beat(), heartbeatMs);
+    return queue;
+  }
+
+  /**
+   * Says this process is alive; a process that runs workers also takes over the jobs of processes
+   * that stopped saying so (split mode: a `nook worker` killed by a power cut), so they run again
+   * within about a minute and a half instead of at their expiry, hours away for a scan or a backup.
+   */
+  private async beat(): Promise<void> {
+    try {
+      await this.state.heartbeat();
+      if (this.workers.size === 0) return;
+      const recovered = await this.recoverAbandoned();
+      const retried = sum(recovered.retried);
+      const failed = sum(recovered.failed);
+      if (retried + failed > 0) {
+        this.logger.warn(recovered, 'jobs of a Nook process that stopped answering taken over');
+        await this.state.recordRecovery({ jobsRetried: retried, jobsFailed: failed });
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'queue heartbeat failed');
+    }
   }
 
   /** Sends a job keyed by `singletonKey`; a duplicate of one already waiting is dropped by the policy. */
@@ -237,13 +327,11 @@ export class JobQueue {
   ): Promise<void> {
     if (this.workers.has(name)) throw new Error(`the ${name} queue already has its worker`);
     const worker = new QueueWorker(
-      this.boss,
+      this.backend,
       name,
       concurrency,
       handler,
       pollingIntervalSeconds(name, producersInProcess) * 1000,
-      (id) => this.noMoreRetries(name, id),
-      this.logger,
     );
     this.workers.set(name, worker);
     worker.start();
@@ -251,67 +339,65 @@ export class JobQueue {
   }
 
   /**
-   * pg-boss retries until retry_count reaches retry_limit; lowering the limit to the count makes
-   * this failure final while pg-boss still records it as a failure.
+   * Takes over the jobs that processes which are gone were running, as their leases say: with
+   * `everyoneElse`, of every other process — only for a process that owns the queue's database and has
+   * not started its workers, so that no live process can be running any of them (`nook start`);
+   * otherwise of processes whose heartbeat is stale. A job with tries left is cancelled and resumed,
+   * which makes it due at once (its next fetch counts the attempt); one on its last try is failed for
+   * good, which for a media job sends its dead letter, so its asset is marked failed rather than sent
+   * again at every start when the file takes the process down.
    */
-  private async noMoreRetries(name: QueueName, id: string): Promise<void> {
-    await this.boss
-      .getDb()
-      .executeSql(`UPDATE ${this.schema}.job SET retry_limit = retry_count WHERE name = $1 AND id = $2`, [
-        name,
-        id,
-      ]);
-  }
-
-  /**
-   * Fails every job left active, so each is retried now rather than at its expiry (hours for a library
-   * scan or a backup, whose next run cannot start meanwhile). Only for a process that owns the queue's
-   * database and has not started its workers: then no live process can be running any of them.
-   * pg-boss has no public way to list jobs by state, so their ids are read from its job table; failing
-   * them goes through pg-boss (retry count, final failure, output), and only their retry delay is
-   * skipped by hand.
-   */
-  async failAbandoned(
-    /** Called for each job that was on its last attempt: its failure is final, and nobody ran its handler. */
-    onFinal?: (name: QueueName, payload: unknown) => Promise<void>,
-  ): Promise<Partial<Record<QueueName, number>>> {
-    if (this.workers.size > 0) throw new Error('failAbandoned must run before any worker starts');
-    const db = this.boss.getDb();
-    const failed: Partial<Record<QueueName, number>> = {};
-    const { rows } = await db.executeSql(
-      `SELECT name, id FROM ${this.schema}.job WHERE name = ANY($1) AND state = 'active'`,
-      [queueNames],
+  async recoverAbandoned({ everyoneElse = false }: { everyoneElse?: boolean } = {}): Promise<RecoveredJobs> {
+    if (everyoneElse && this.workers.size > 0)
+      throw new Error("recovering every other process's jobs must happen before any worker starts");
+    const leases = await this.state.claimAbandoned(
+      everyoneElse ? { everyoneElse: true } : { staleSeconds: this.staleSeconds },
     );
-    for (const name of queueNames) {
-      const ids = (rows as { name: string; id: string }[])
-        .filter((row) => row.name === name)
-        .map((row) => row.id);
-      if (ids.length === 0) continue;
-      for (const id of ids) {
-        await this.boss.fail(name, id, { message: 'Nook stopped while the job ran (recovered at start)' });
-        const job = onFinal && (await this.boss.getJobById(name, id));
-        if (job && job.state === 'failed') await onFinal(name, job.data);
-      }
-      await db.executeSql(
-        `UPDATE ${this.schema}.job SET start_after = now() WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'retry'`,
-        [name, ids],
-      );
-      failed[name] = ids.length;
+    const recovered: RecoveredJobs = { retried: {}, failed: {} };
+    for (const lease of leases) {
+      const outcome = await this.recoverJob(lease).catch((error: unknown) => {
+        this.logger.error({ err: error, ...lease }, 'recovering an abandoned job failed');
+        return null;
+      });
+      if (!outcome) continue;
+      const name = lease.queue as QueueName;
+      const counts = outcome === 'failed' ? recovered.failed : recovered.retried;
+      counts[name] = (counts[name] ?? 0) + 1;
+      await this.state.count(name, outcome);
     }
-    return failed;
+    return recovered;
   }
 
-  /**
-   * The singleton keys (asset ids, for the media queues) of the jobs of `names` waiting or running, read
-   * from pg-boss's job table as pg-boss offers no lookup by key: what a sweep must not send again.
-   */
-  async keysInFlight(names: QueueName[]): Promise<Set<string>> {
-    const { rows } = await this.boss.getDb().executeSql(
-      `SELECT DISTINCT singleton_key FROM ${this.schema}.job
-         WHERE name = ANY($1) AND state IN ('created', 'retry', 'active') AND singleton_key IS NOT NULL`,
-      [names],
-    );
-    return new Set((rows as { singleton_key: string }[]).map((row) => row.singleton_key));
+  private async recoverJob({ queue, jobId }: Lease): Promise<Outcome | null> {
+    const job = await this.boss.getJobById(queue, jobId);
+    // Finished after all (the lease outlived it), or already failed by its expiry.
+    if (!job || job.state !== 'active') return null;
+    if (job.retryCount >= job.retryLimit) {
+      await this.boss.fail(queue, jobId, {
+        message:
+          'Nook stopped while working on this, on its last try: it may be too large or damaged for this machine',
+      });
+      return 'failed';
+    }
+    await this.boss.cancel(queue, jobId);
+    try {
+      await this.boss.resume(queue, jobId);
+    } catch (error) {
+      // Unique by key: a job for the same key already waits, and will do this one's work.
+      if ((error as { code?: string }).code !== '23505') throw error;
+    }
+    return 'retried';
+  }
+
+  /** How many jobs of `names` wait (created, or failed and waiting for their retry). */
+  async waiting(names: readonly QueueName[]): Promise<number> {
+    const sizes = await Promise.all(names.map((name) => this.boss.getQueueSize(name)));
+    return sizes.reduce((total, size) => total + size, 0);
+  }
+
+  /** The singleton keys (asset ids, for the media queues) of the jobs of `names` running in any live process. */
+  async runningKeys(names: readonly QueueName[]): Promise<Set<string>> {
+    return this.state.runningKeys(names);
   }
 
   /** `hook` runs when stop() begins: timers of periodic work that uses the queue end with it. */
@@ -336,34 +422,37 @@ export class JobQueue {
     } as never);
   }
 
-  /** Per queue: waiting, running, and what finished or failed for good in the last 24 hours. */
+  /**
+   * Per queue: waiting (pg-boss's queue size), running (the leases of live processes), and what
+   * completed or failed for good in the last 24 hours (Nook's own counts, as jobs end).
+   */
   async stats(): Promise<Record<QueueName, QueueStats>> {
-    const since = "now() - interval '24 hours'";
-    const { rows } = await this.boss.getDb().executeSql(
-      `SELECT name,
-         count(*) FILTER (WHERE state IN ('created', 'retry'))::int AS queued,
-         count(*) FILTER (WHERE state = 'active')::int AS active,
-         count(*) FILTER (WHERE state = 'failed' AND completed_on > ${since})::int AS failed,
-         count(*) FILTER (WHERE state = 'completed' AND completed_on > ${since})::int AS completed
-       FROM (SELECT name, state, completed_on FROM ${this.schema}.job WHERE name = ANY($1)
-             UNION ALL
-             SELECT name, state, completed_on FROM ${this.schema}.archive WHERE name = ANY($1) AND completed_on > ${since}) jobs
-       GROUP BY name`,
-      [queueNames],
-    );
-    const empty: QueueStats = { queued: 0, active: 0, failed: 0, completed: 0 };
-    const byName = new Map((rows as (QueueStats & { name: QueueName })[]).map((row) => [row.name, row]));
+    const [waiting, running, outcomes] = await Promise.all([
+      Promise.all(queueNames.map((name) => this.boss.getQueueSize(name))),
+      this.state.running(this.staleSeconds),
+      this.state.outcomes(24),
+    ]);
     return Object.fromEntries(
-      queueNames.map((name) => {
-        const row = byName.get(name);
-        return [
-          name,
-          row
-            ? { queued: row.queued, active: row.active, failed: row.failed, completed: row.completed }
-            : empty,
-        ];
-      }),
+      queueNames.map((name, i) => [
+        name,
+        {
+          queued: waiting[i] ?? 0,
+          active: running.get(name) ?? 0,
+          failed: outcomes.get(name)?.failed ?? 0,
+          completed: outcomes.get(name)?.completed ?? 0,
+        },
+      ]),
     ) as Record<QueueName, QueueStats>;
+  }
+
+  /** Adds to what this process's start recovered (jobs, assets, uploads, temp files), for the jobs page. */
+  async recordRecovery(counts: RecoveryCounts): Promise<void> {
+    await this.state.recordRecovery(counts);
+  }
+
+  /** What the latest starts recovered, newest first. */
+  async recoveries(limit = 5): Promise<RecoveryEntry[]> {
+    return this.state.recoveries(limit);
   }
 
   async ping(): Promise<boolean> {
@@ -380,6 +469,7 @@ export class JobQueue {
    * their retry delay rather than after their expiry (as pg-boss's own stop did), then closes the connections.
    */
   async stop(timeoutMs = 20_000): Promise<void> {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const hook of this.stopHooks.splice(0)) hook();
     const workers = [...this.workers.entries()];
     let timer: NodeJS.Timeout | undefined;
@@ -389,9 +479,18 @@ export class JobQueue {
     ]);
     clearTimeout(timer);
     for (const [name, worker] of workers) {
-      for (const id of worker.runningJobIds())
+      for (const id of worker.runningJobIds()) {
         await this.boss.fail(name, id, new Error('Nook stopped while the job ran'));
+        await this.state.release(name, id, 'retried');
+      }
     }
+    await this.state
+      .stop()
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'unregistering this process failed'));
     await this.boss.stop({ graceful: true, wait: true, timeout: 5000 });
   }
+}
+
+function sum(counts: Partial<Record<string, number>>): number {
+  return Object.values(counts).reduce<number>((total, count) => total + (count ?? 0), 0);
 }

@@ -6,6 +6,12 @@ const assetJob = z.object({ assetId: z.uuid() });
 
 /** New or changed asset → `metadata` → `thumbnail` (images) or `video-poster` (videos). */
 export const jobPayloads = {
+  /**
+   * The media queues' dead letters: pg-boss sends a job here when it fails for good, also when no
+   * handler saw its last try end (its process died, or it ran past its expiry), so the asset is marked
+   * failed all the same. First, as the media queues name it when they are created.
+   */
+  'media-failed': assetJob,
   metadata: assetJob,
   thumbnail: assetJob,
   'video-poster': assetJob,
@@ -30,6 +36,7 @@ export type JobPayload<N extends QueueName> = z.infer<(typeof jobPayloads)[N]>;
 export const queueNames = Object.keys(jobPayloads) as QueueName[];
 /** The queues that process files, each with its own concurrency setting. */
 export type MediaQueueName = 'metadata' | 'thumbnail' | 'video-poster';
+export const mediaQueueNames: readonly MediaQueueName[] = ['metadata', 'thumbnail', 'video-poster'];
 
 /**
  * How often an idle queue asks PostgreSQL for work. A worker that finds work asks again as soon as a
@@ -50,11 +57,21 @@ type QueuePolicy = Omit<PgBoss.Queue, 'name'>;
 /**
  * `stately` keeps at most one waiting and one running job per singleton key (the asset id), so a
  * file re-uploaded or touched twice is processed once. Retries back off; a job running past its
- * expiry is failed (its ffmpeg or sharp work aborted) and retried like any other failure.
+ * expiry is failed (its ffmpeg or sharp work aborted) and retried like any other failure. A job whose
+ * process died is found by its lease (see queue-state.ts) within about a minute and retried at once, so
+ * the expiries below are only the backstop for a job no lease recorded.
  */
 export const queuePolicies: Record<QueueName, QueuePolicy> = {
+  'media-failed': {
+    policy: 'standard',
+    retryLimit: 3,
+    retryDelay: 30,
+    expireInSeconds: 60,
+    retentionDays: 7,
+  },
   metadata: {
     policy: 'stately',
+    deadLetter: 'media-failed',
     retryLimit: 3,
     retryDelay: 10,
     retryBackoff: true,
@@ -63,6 +80,7 @@ export const queuePolicies: Record<QueueName, QueuePolicy> = {
   },
   thumbnail: {
     policy: 'stately',
+    deadLetter: 'media-failed',
     retryLimit: 3,
     retryDelay: 10,
     retryBackoff: true,
@@ -71,6 +89,7 @@ export const queuePolicies: Record<QueueName, QueuePolicy> = {
   },
   'video-poster': {
     policy: 'stately',
+    deadLetter: 'media-failed',
     retryLimit: 2,
     retryDelay: 30,
     retryBackoff: true,

@@ -3,18 +3,25 @@
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { Asset } from '../assets/asset.entity';
 import type { JobQueue } from '../queue/job-queue';
+import { mediaQueueNames, type QueueName } from '../queue/jobs';
+
+/** While any of these holds a waiting job, a pending asset may be one of them: the sweep waits. */
+const gate: readonly QueueName[] = [...mediaQueueNames, 'media-failed'];
 
 /**
  * Sends `metadata` again for every live pending asset that no media job is waiting for or running;
- * the pipeline runs from there as for a new file. Returns how many were sent. The jobs in flight are
- * read before the assets, so an asset whose pipeline finishes meanwhile is not sent again; one written
- * meanwhile may be, which its queue's singleton key makes harmless.
+ * the pipeline runs from there as for a new file. Returns how many were sent, or null when media jobs
+ * are still waiting, so that nothing can be said of which assets have none (pg-boss offers no lookup
+ * by key): the caller tries again later. With nothing waiting, an asset whose job runs has a lease; any
+ * other pending asset has no job. One sent meanwhile by someone else is dropped by its queue's
+ * singleton key, or at worst runs twice, harmlessly.
  */
 export async function requeueStuckAssets(
   em: EntityManager,
-  queue: Pick<JobQueue, 'keysInFlight' | 'enqueue'>,
-): Promise<number> {
-  const inFlight = await queue.keysInFlight(['metadata', 'thumbnail', 'video-poster']);
+  queue: Pick<JobQueue, 'waiting' | 'runningKeys' | 'enqueue'>,
+): Promise<number | null> {
+  if ((await queue.waiting(gate)) > 0) return null;
+  const running = await queue.runningKeys(mediaQueueNames);
   const pending = await em.find(
     Asset,
     { status: 'pending', deletedAt: null, offlineAt: null },
@@ -22,7 +29,7 @@ export async function requeueStuckAssets(
   );
   let sent = 0;
   for (const { id } of pending) {
-    if (inFlight.has(id)) continue;
+    if (running.has(id)) continue;
     await queue.enqueue('metadata', { assetId: id }, id);
     sent++;
   }
