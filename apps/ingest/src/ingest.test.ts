@@ -4,11 +4,13 @@ import { appendFile, chmod, mkdir, readFile, rename, rm, symlink, writeFile } fr
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Asset, Library, User, createLogger } from '@nook/core';
+import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   TestClient,
   eventually,
   makeTempDir,
+  queueDatabaseUrl,
   setUpAdmin,
   startTestNook,
   type TestNook,
@@ -412,5 +414,55 @@ describe('folder libraries', () => {
     await admin.mutate('libraries.delete', { id: own.id });
     await expect(member.query('libraries.get', { id: own.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await readFile(file, 'utf8')).toBe('x');
+  });
+});
+
+describe('a library whose scan is held up', () => {
+  let nook: TestNook | undefined;
+  let ingest: Ingest | undefined;
+  let root = '';
+
+  afterAll(async () => {
+    await ingest?.stop();
+    await nook?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('is watched all the same: its watcher does not wait for the scan', async () => {
+    nook = await startTestNook();
+    const admin = await setUpAdmin(nook.url);
+    root = await makeTempDir('nook-library-');
+    const library = await admin.mutate<LibraryDto>('libraries.create', { name: 'held', rootPath: root });
+    // A process took the library's scan and died with it: no lease names it, so it stays running in
+    // the queue until its 6 h expiry, and no scan of this library can start meanwhile.
+    const boss = new PgBoss({
+      connectionString: queueDatabaseUrl(),
+      schema: nook.schema,
+      supervise: false,
+      schedule: false,
+    });
+    await boss.start();
+    const [held] = await boss.fetch<{ libraryId: string }>('library-scan');
+    await boss.stop({ graceful: false, wait: true });
+    expect(held?.data.libraryId).toBe(library.id);
+
+    ingest = await Ingest.start(
+      {
+        orm: nook.orm,
+        queue: nook.queue,
+        dataDir: nook.dataDir,
+        logger: createLogger(process.env.NOOK_TEST_LOG_LEVEL ?? 'silent', false),
+      },
+      { rootCheckMs: 300, stabilityMs: 300 },
+    );
+    await writeFile(path.join(root, 'new.jpg'), await makeJpeg({ width: 64, height: 48, seed: 'a1b2c3' }));
+    const found = await eventually(async () =>
+      nook!.orm.em.fork().findOne(Asset, { library: library.id, path: 'new.jpg' }),
+    );
+    expect(found.size).toBeGreaterThan(0);
+    // The scan itself has not run: the file came from the watcher.
+    expect(
+      (await admin.query<StatusDto>('libraries.status', { id: library.id })).lastScanFinishedAt,
+    ).toBeNull();
   });
 });

@@ -63,6 +63,7 @@ async function inotifyWatchLimit(): Promise<number | null> {
 export class Ingest {
   private readonly indexer: LibraryIndexer;
   private readonly watched = new Map<string, Watched>();
+  private readonly watching = new Map<string, Promise<void>>();
   /** Libraries whose event watcher ran out of inotify watches: polled until the process restarts. */
   private readonly forcedPolling = new Set<string>();
   private rootTimer: NodeJS.Timeout | null = null;
@@ -80,8 +81,8 @@ export class Ingest {
   }
 
   /**
-   * Starts scanning from the `library-scan` queue, schedules the periodic check for due scans, and
-   * queues a reconcile of every enabled folder library (which also starts its watcher).
+   * Starts scanning from the `library-scan` queue, schedules the periodic check for due scans, starts
+   * the watcher of every enabled folder library, and queues a reconcile of each.
    */
   static async start(deps: IngestDeps, options: IngestOptions = {}): Promise<Ingest> {
     const ingest = new Ingest(deps, options);
@@ -94,6 +95,7 @@ export class Ingest {
     await deps.queue.schedule('library-scan', options.scheduleCron ?? '*/15 * * * *', {});
     const libraries = await deps.orm.em.fork().find(Library, { type: 'folder', enabled: true });
     for (const library of libraries) {
+      await ingest.follow(library);
       await deps.queue.enqueue('library-scan', { libraryId: library.id }, library.id);
     }
     ingest.rootTimer = setInterval(() => void ingest.checkRoots(), ingest.rootCheckMs);
@@ -141,6 +143,22 @@ export class Ingest {
     await this.checkWatchBudget(library);
   }
 
+  /**
+   * Starts a library's watcher on its own, apart from any scan: a scan held up (left running by a
+   * process that died, or queued behind a long one) must not leave the folder unwatched meanwhile. A
+   * refused or unreachable library is left to its scan, which says why on its status.
+   */
+  private async follow(library: Library): Promise<void> {
+    if (this.stopped || this.watched.has(library.id)) return;
+    try {
+      if (await this.indexer.refusal(library)) return;
+      if (!(await this.indexer.checkRoot(library)).available) return;
+      await this.watch(library);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, library: library.name }, 'starting the watcher failed');
+    }
+  }
+
   private async queueDueScans(): Promise<void> {
     const libraries = await this.deps.orm.em.fork().find(Library, { type: 'folder', enabled: true });
     const now = Date.now();
@@ -151,7 +169,20 @@ export class Ingest {
     }
   }
 
-  private async watch(library: Library): Promise<void> {
+  /** One change of a library's watcher at a time: its scan and the root check may both ask at once. */
+  private watch(library: Library): Promise<void> {
+    const previous = this.watching.get(library.id) ?? Promise.resolve();
+    const next = previous.then(() => this.watchNow(library));
+    const settled = next.catch(() => undefined);
+    this.watching.set(library.id, settled);
+    void settled.then(() => {
+      if (this.watching.get(library.id) === settled) this.watching.delete(library.id);
+    });
+    return next;
+  }
+
+  private async watchNow(library: Library): Promise<void> {
+    if (this.stopped) return;
     const key = settingsKey(library);
     const current = this.watched.get(library.id);
     if (current && current.key === key) return;
@@ -218,14 +249,19 @@ export class Ingest {
 
   /**
    * A root that went away puts its library offline (files untouched) and stops its watcher; a root
-   * that came back gets a reconcile, which starts a fresh watcher.
+   * that came back gets a reconcile, which starts a fresh watcher. A library not watched yet (new,
+   * enabled again) gets its watcher without waiting for its scan.
    */
   private async checkRoots(): Promise<void> {
-    const libraryIds = [...this.watched.keys()];
-    if (!libraryIds.length || this.stopped) return;
+    if (this.stopped) return;
     try {
-      const libraries = await this.deps.orm.em.fork().find(Library, { id: { $in: libraryIds } });
+      const libraries = await this.deps.orm.em.fork().find(Library, { type: 'folder', enabled: true });
       for (const library of libraries) {
+        // Added, or enabled, while its first scan waits: watched from now on.
+        if (!this.watched.has(library.id)) {
+          await this.follow(library);
+          continue;
+        }
         if (library.watchMode === 'off' && !library.offlineAt) continue;
         const root = await this.indexer.checkRoot(library);
         if (!root.available) {
