@@ -135,20 +135,9 @@ class QueueWorker<N extends QueueName> {
       this.woken = false;
       if (free > 0) {
         try {
-          const jobs = await this.boss.fetch<JobPayload<N>>(this.name, {
-            batchSize: free,
-            includeMetadata: true,
-          });
-          // Recorded before any runs, so a crash from here on leaves each job to the lease sweep rather
-          // than to its expiry.
-          await this.state
-            .lease(jobs.map((job) => ({ queue: this.name, jobId: job.id, key: job.singletonKey })))
-            .catch((error: unknown) =>
-              this.logger.warn(
-                { err: error, queue: this.name },
-                'recording the jobs this process runs failed',
-              ),
-            );
+          const jobs = await this.state.fetchLeased(this.name, (db) =>
+            this.boss.fetch<JobPayload<N>>(this.name, { batchSize: free, includeMetadata: true, db }),
+          );
           for (const job of jobs) this.run(job);
           if (jobs.length > 0) this.lastFoundAt = Date.now();
           if (jobs.length < free)
@@ -277,7 +266,11 @@ export class JobQueue {
       if (await boss.getQueue(name)) await boss.updateQueue(name, policy);
       else await boss.createQueue(name, policy);
     }
-    const state = new QueueState(boss.getDb(), connection.schema, options.processKind ?? 'nook');
+    const state = new QueueState(
+      connection.connectionString,
+      connection.schema,
+      options.processKind ?? 'nook',
+    );
     await state.start();
     const queue = new JobQueue(boss, state, logger, options.staleSeconds ?? STALE_SECONDS);
     const heartbeatMs = (options.heartbeatSeconds ?? HEARTBEAT_SECONDS) * 1000;

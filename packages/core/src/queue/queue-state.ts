@@ -2,6 +2,7 @@
 // runs which job (so a dead process's jobs can be found without reading pg-boss's tables), how jobs
 // ended (the jobs page's 24 h figures), and what recovery did at each start.
 import { hostname } from 'node:os';
+import pg from 'pg';
 import type PgBoss from 'pg-boss';
 
 export interface Lease {
@@ -54,13 +55,55 @@ const OUTCOME_DAYS = 7;
 export class QueueState {
   readonly processId = crypto.randomUUID();
   private readonly s: string;
+  /** A pool of its own: a fetch and the leases of what it took are one transaction on one connection. */
+  private readonly pool: pg.Pool;
+  private readonly db: PgBoss.Db;
 
   constructor(
-    private readonly db: PgBoss.Db,
+    connectionString: string,
     schema: string,
     private readonly kind: string,
   ) {
     this.s = `"${schema}_nook"`;
+    // Idle connections are kept between the heartbeats and idle polls rather than opened anew each time.
+    this.pool = new pg.Pool({
+      connectionString,
+      max: 2,
+      idleTimeoutMillis: 5 * 60_000,
+      application_name: 'nook',
+    });
+    this.pool.on('error', () => {});
+    this.db = { executeSql: (text, values) => this.pool.query(text, values) };
+  }
+
+  /**
+   * Runs `fetch` (pg-boss's, handed this transaction's connection) and leases what it returns in the
+   * same transaction: a job is never active without a lease naming its process, so a process killed
+   * at any moment leaves nothing for the expiry alone to find, and a sweep never takes a job being
+   * fetched for one without a job. A failed fetch (pg-boss swallows its unique-key conflicts) returns none.
+   */
+  async fetchLeased<T extends { id: string; singletonKey: string | null }>(
+    queue: string,
+    fetch: (db: PgBoss.Db) => Promise<T[]>,
+  ): Promise<T[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const jobs = await fetch({ executeSql: (text, values) => client.query(text, values) });
+      if (jobs.length > 0)
+        await client.query(
+          `INSERT INTO ${this.s}.lease (queue, job_id, key, process_id)
+           SELECT $1, job_id, key, $4 FROM unnest($2::uuid[], $3::text[]) AS l(job_id, key)`,
+          [queue, jobs.map((job) => job.id), jobs.map((job) => job.singletonKey), this.processId],
+        );
+      await client.query('COMMIT');
+      return jobs;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   /** Creates the schema and tables if missing (serialised, as processes start together), then registers this process. */
@@ -130,23 +173,13 @@ export class QueueState {
     );
   }
 
+  /** Unregisters this process and closes the pool. */
   async stop(): Promise<void> {
-    await this.db.executeSql(`DELETE FROM ${this.s}.process WHERE id = $1`, [this.processId]);
-  }
-
-  async lease(jobs: Lease[]): Promise<void> {
-    if (jobs.length === 0) return;
-    await this.db.executeSql(
-      `INSERT INTO ${this.s}.lease (queue, job_id, key, process_id)
-       SELECT queue, job_id, key, $4 FROM unnest($1::text[], $2::uuid[], $3::text[]) AS l(queue, job_id, key)
-       ON CONFLICT (queue, job_id) DO UPDATE SET process_id = EXCLUDED.process_id, started_at = now()`,
-      [
-        jobs.map((job) => job.queue),
-        jobs.map((job) => job.jobId),
-        jobs.map((job) => job.key),
-        this.processId,
-      ],
-    );
+    try {
+      await this.db.executeSql(`DELETE FROM ${this.s}.process WHERE id = $1`, [this.processId]);
+    } finally {
+      await this.pool.end();
+    }
   }
 
   /** Drops a job's lease and counts how it ended, in one statement. */
