@@ -267,6 +267,8 @@ describe('management pages', () => {
   it('shows queue depths, the failed file with its reason, retries it, and makes missing thumbnails', async () => {
     await open('/jobs', 'Jobs');
     await page.locator('li[data-queue="thumbnail"]').waitFor();
+    // Every queue by what it does, not by its name in the queue.
+    expect(await page.locator('li[data-queue="backup-verify"] .title').textContent()).toBe('Backup checks');
     const failed = page.locator('li[data-failed-id]', { hasText: 'broken.jpg' });
     await failed.waitFor({ timeout: 150_000 });
     expect((await failed.locator('.reason').textContent())?.trim().length).toBeGreaterThan(0);

@@ -266,7 +266,7 @@ describe('credentials, job counts, albums and names', () => {
     const forAnna = await anna.query<{ queues: unknown; mine: { pending: number; failed: number } }>(
       'jobs.summary',
     );
-    expect(forAnna).toEqual({ queues: null, mine: { pending: 0, failed: 0 } });
+    expect(forAnna).toEqual({ queues: null, mine: { pending: 0, failed: 0 }, recoveries: null });
   });
 
   it("leaves no album behind when one of its assets is someone else's", async () => {

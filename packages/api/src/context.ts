@@ -28,7 +28,7 @@ export interface Context {
   /** Host names from NOOK_PUBLIC_ORIGIN that first-run setup may also come from. */
   publicHosts: readonly string[];
   dataDir: DataDir;
-  queue: Pick<JobQueue, 'enqueue' | 'stats'>;
+  queue: Pick<JobQueue, 'enqueue' | 'stats' | 'recoveries'>;
   throttle: LoginThrottle;
   /** Days a trashed asset stays restorable before the daily purge removes it. */
   trashDays: number;

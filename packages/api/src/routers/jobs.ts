@@ -1,4 +1,5 @@
-// jobs.*: queue depths, failed assets with their reasons, retrying them and remaking missing files.
+// jobs.*: queue depths, what recovery did at start, failed assets with their reasons, retrying them and
+// remaking missing files.
 import { AssetService, UserService, isAdministrator, ownerScope } from '@nook/core';
 import { z } from 'zod';
 import { adminProcedure, protectedProcedure, router } from '../trpc';
@@ -12,10 +13,22 @@ export const jobsRouter = router({
    * The queues hold every account's work, and their depths tell when others add files: they are the
    * administrator's to see. Everyone sees how many of their own files wait or failed.
    */
-  summary: protectedProcedure.query(async ({ ctx }) => ({
-    queues: isAdministrator(ctx.user) ? await ctx.queue.stats() : null,
-    mine: await new UserService(ctx.em).processingCounts(ctx.user.id),
-  })),
+  summary: protectedProcedure.query(async ({ ctx }) => {
+    const admin = isAdministrator(ctx.user);
+    return {
+      queues: admin ? await ctx.queue.stats() : null,
+      mine: await new UserService(ctx.em).processingCounts(ctx.user.id),
+      // What the latest starts recovered after a crash: the administrator's, like the queues.
+      recoveries: admin
+        ? (await ctx.queue.recoveries(3)).map((entry) => ({
+            process: entry.process,
+            host: entry.host,
+            startedAt: entry.startedAt.toISOString(),
+            counts: entry.counts,
+          }))
+        : null,
+    };
+  }),
 
   failed: protectedProcedure
     .input(scope.extend({ limit: z.number().int().min(1).max(500).default(100) }))
