@@ -1,8 +1,10 @@
-// The formats sharp's prebuilt libvips cannot decode itself: HEVC HEIC through libheif, RAW through its preview.
+// The formats sharp's prebuilt libvips cannot decode itself: HEVC HEIC through ffmpeg (libheif for
+// constructs we do not read ourselves), RAW through its preview.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MediaError } from './errors';
+import { type HeifPicture, annexB, readExtents } from './heif';
 import { ToolFailure, runTool } from './tools';
 
 /** The tags Nook reads, under the names both exifr and exiftool give them. */
@@ -121,9 +123,9 @@ export async function extractRawPreview(file: string, signal?: AbortSignal): Pro
 
 /**
  * Decodes HEVC HEIC with libheif's heif-convert into a temporary high-quality JPEG that
- * sharp then shrinks on load. Measured against WASM libheif in-process (see the bench
- * README): as fast on x86, native NEON on a Pi, killable, and a libheif crash cannot take
- * the worker down. libheif applies the HEIF rotation and mirror items itself.
+ * sharp then shrinks on load: the way for what decodeHeifPicture leaves aside (10-bit,
+ * cropped, derived or unusual pictures). A child process is killable and a libheif crash
+ * cannot take the worker down. libheif applies the HEIF rotation and mirror items itself.
  */
 export async function withHeifAsJpeg<T>(
   file: string,
@@ -147,4 +149,144 @@ export async function withHeifAsJpeg<T>(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** ffmpeg's names for the H.273 matrix codes a still picture uses. */
+const MATRICES: Record<number, string> = { 1: 'bt709', 5: 'bt601', 6: 'bt601', 9: 'bt2020' };
+
+export interface HeifFrame {
+  /** Packed 8-bit RGB, transforms applied, at most `longSide` on its long side. */
+  rgb: Buffer;
+  width: number;
+  height: number;
+  /** The picture's ICC profile, which the pixels are still in. */
+  icc: Buffer | undefined;
+}
+
+/**
+ * Decodes an HEVC HEIF picture with ffmpeg: the tiles go in as one HEVC stream (one picture
+ * each, decoded on every core by frame threads), the `tile` filter lays them out, and the
+ * picture is cropped, scaled to the preview size and turned before it leaves ffmpeg, so only
+ * preview-sized RGB crosses the pipe. Measured against libde265 (heif-convert) on iPhone-like
+ * tiled files, ffmpeg's decoder needs about two thirds of the CPU, and the temporary JPEG
+ * round trip is gone (see bench/media/README.md).
+ */
+export async function decodeHeifPicture(
+  file: string,
+  picture: HeifPicture,
+  longSide: number,
+  signal?: AbortSignal,
+): Promise<HeifFrame> {
+  const { nclx } = picture.colour;
+  const matrix = nclx ? MATRICES[nclx.matrix] : 'bt601';
+  if (!matrix) throw unsupported(`colour matrix ${nclx!.matrix}`);
+  const data = await Promise.all(picture.tiles.map((tile) => readExtents(file, tile.extents)));
+  const stream = annexB(picture.tiles, data);
+
+  const scale = Math.min(1, longSide / Math.max(picture.width, picture.height));
+  const width = Math.max(1, Math.round(picture.width * scale));
+  const height = Math.max(1, Math.round(picture.height * scale));
+  const tile = picture.tiles[0]!;
+  const filters: string[] = [];
+  if (picture.tiles.length > 1) filters.push(`tile=${picture.columns}x${picture.rows}`);
+  if (tile.width * picture.columns !== picture.width || tile.height * picture.rows !== picture.height) {
+    filters.push(`crop=${picture.width}:${picture.height}:0:0`);
+  }
+  // Without an nclx box libheif reads the picture as full-range BT.601, and so do we.
+  const range = (nclx?.fullRange ?? true) ? 'full' : 'limited';
+  filters.push(`scale=${width}:${height}:flags=bicubic:in_range=${range}:in_color_matrix=${matrix}`);
+  let turned = false;
+  for (const transform of picture.transforms) {
+    if ('rotate' in transform) {
+      filters.push(['transpose=cclock', 'hflip,vflip', 'transpose=clock'][transform.rotate - 1]!);
+      if (transform.rotate !== 2) turned = !turned;
+    } else {
+      filters.push(transform.mirror === 0 ? 'vflip' : 'hflip');
+    }
+  }
+  filters.push('format=rgb24');
+
+  let stdout: Buffer;
+  try {
+    ({ stdout } = await runTool(
+      'ffmpeg',
+      [
+        ...['-v', 'error', '-xerror', '-f', 'hevc', '-i', 'pipe:0', '-vf', filters.join(',')],
+        ...['-frames:v', '1', '-f', 'rawvideo', 'pipe:1'],
+      ],
+      { signal, input: stream },
+    ));
+  } catch (error) {
+    if (!(error instanceof ToolFailure)) throw error;
+    const reason =
+      error.stderr
+        .trim()
+        .split('\n')
+        .at(-1)
+        ?.replace(/^\[[^\]]+\]\s*/, '') || 'ffmpeg failed';
+    throw new MediaError(`HEIF image is corrupt or unsupported (${reason})`, {
+      permanent: true,
+      cause: error,
+    });
+  }
+  const [outWidth, outHeight] = turned ? [height, width] : [width, height];
+  if (stdout.length !== outWidth * outHeight * 3) {
+    throw new MediaError('HEIF image is corrupt or unsupported (its tiles did not decode)', {
+      permanent: true,
+    });
+  }
+  return { rgb: stdout, width: outWidth, height: outHeight, icc: picture.colour.icc };
+}
+
+function unsupported(detail: string): MediaError {
+  return new MediaError(`HEIF image is corrupt or unsupported (${detail})`, { permanent: true });
+}
+
+/**
+ * An uncompressed RGB TIFF around the pixels, so that sharp converts them from their ICC
+ * profile (iPhones tag Display P3) to sRGB like any other tagged image.
+ */
+export function tiffWithIcc(rgb: Buffer, width: number, height: number, icc: Buffer): Buffer {
+  const entries: [tag: number, type: number, count: number, value: number | Buffer][] = [
+    [256, 4, 1, width],
+    [257, 4, 1, height],
+    [258, 3, 3, Buffer.from([8, 0, 8, 0, 8, 0])],
+    [259, 3, 1, 1],
+    [262, 3, 1, 2],
+    [273, 4, 1, 0],
+    [277, 3, 1, 3],
+    [278, 4, 1, height],
+    [279, 4, 1, rgb.length],
+    [284, 3, 1, 1],
+    [34675, 7, icc.length, icc],
+  ];
+  const ifdAt = 8;
+  const ifdLength = 2 + entries.length * 12 + 4;
+  let extraAt = ifdAt + ifdLength;
+  const extras: Buffer[] = [];
+  const ifd = Buffer.alloc(ifdLength);
+  ifd.writeUInt16LE(entries.length, 0);
+  const placed = entries.map(([tag, type, count, value]) => {
+    if (Buffer.isBuffer(value) && value.length > 4) {
+      const at = extraAt;
+      const padded = value.length % 2 ? Buffer.concat([value, Buffer.alloc(1)]) : value;
+      extras.push(padded);
+      extraAt += padded.length;
+      return [tag, type, count, at] as const;
+    }
+    return [tag, type, count, value] as const;
+  });
+  const pixelsAt = extraAt;
+  placed.forEach(([tag, type, count, value], i) => {
+    const at = 2 + i * 12;
+    ifd.writeUInt16LE(tag, at);
+    ifd.writeUInt16LE(type, at + 2);
+    ifd.writeUInt32LE(count, at + 4);
+    if (tag === 273) ifd.writeUInt32LE(pixelsAt, at + 8);
+    else if (Buffer.isBuffer(value)) value.copy(ifd, at + 8);
+    else if (type === 3) ifd.writeUInt16LE(value, at + 8);
+    else ifd.writeUInt32LE(value, at + 8);
+  });
+  const header = Buffer.from([0x49, 0x49, 42, 0, ifdAt, 0, 0, 0]);
+  return Buffer.concat([header, ifd, ...extras, rgb]);
 }

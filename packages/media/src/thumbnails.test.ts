@@ -9,8 +9,10 @@ import sharp from 'sharp';
 import { thumbHashToApproximateAspectRatio } from 'thumbhash';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaError, makeThumbnails } from './index';
+import { iphoneHeic } from '../../../test/iphone-heic';
 import { photo, pngHeaderOnly } from '../../../test/media-files';
 
+const run = promisify(execFile);
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 let dir: string;
 
@@ -124,7 +126,7 @@ describe('makeThumbnails', () => {
     );
   });
 
-  it('decodes an HEVC HEIC through libheif', async () => {
+  it('decodes a single-picture HEVC HEIC as libheif writes it', async () => {
     const out = targets('heic');
     const result = await makeThumbnails(path.join(fixtures, 'iphone.heic'), out);
 
@@ -152,6 +154,78 @@ describe('makeThumbnails', () => {
     const file = path.join(dir, 'screenshot.jpg');
     await writeFile(file, await photo(800, 600, 'png'));
     expect(await makeThumbnails(file, targets('screenshot'))).toMatchObject({ width: 800, height: 600 });
+  });
+});
+
+/** Mean absolute difference per channel of two pictures brought to the same small size. */
+async function difference(a: string, b: string): Promise<number> {
+  const small = (file: string) =>
+    sharp(file).resize(90, 140, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+  const [left, right] = await Promise.all([small(a), small(b)]);
+  return left.reduce((sum, value, i) => sum + Math.abs(value - right[i]!), 0) / left.length;
+}
+
+describe('makeThumbnails on HEIC as iPhones write it', () => {
+  it('lays out the tiles, turns, mirrors and converts Display P3 as libheif does', async () => {
+    const file = path.join(dir, 'grid.heic');
+    const tagged = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+      .withIccProfile('p3')
+      .png()
+      .toBuffer();
+    const { icc } = await sharp(tagged).metadata();
+    // 1700×1100 is not a multiple of the 512 px tiles: the grid crops its right and bottom edges.
+    await iphoneHeic(await photo(1700, 1100), file, { rotate: 1, mirror: 1, icc });
+    const out = targets('grid');
+    const result = await makeThumbnails(file, out);
+
+    expect(result).toMatchObject({ width: 1100, height: 1700 });
+    expect(await sharp(out.previewPath).metadata()).toMatchObject({ width: 932, height: 1440 });
+    expect(await sharp(out.thumbPath).metadata()).toMatchObject({ width: 162, height: 250 });
+    const reference = path.join(dir, 'grid-libheif.png');
+    await run('heif-convert', ['--quiet', file, reference]);
+    expect((await sharp(reference).metadata()).icc).toBeDefined();
+    // JPEG at quality 82 alone accounts for about 1.5.
+    expect(await difference(out.previewPath, reference)).toBeLessThan(2.5);
+    // The same pixels read as sRGB, the profile ignored, are measurably off: the check can see it.
+    const unconverted = path.join(dir, 'grid-unconverted.png');
+    await sharp(reference, { ignoreIcc: true }).png().toFile(unconverted);
+    expect(await difference(out.previewPath, unconverted)).toBeGreaterThan(6);
+  });
+
+  it('leaves a 10-bit HEIC to libheif', async () => {
+    const source = path.join(dir, 'deep.png');
+    await sharp(await photo(900, 600))
+      .toColourspace('rgb16')
+      .png()
+      .toFile(source);
+    const file = path.join(dir, 'deep.heic');
+    await run('heif-enc', ['-b', '10', '-q', '60', '-o', file, source]);
+    const out = targets('deep');
+
+    expect(await makeThumbnails(file, out)).toMatchObject({ width: 900, height: 600 });
+    expect(await sharp(out.previewPath).metadata()).toMatchObject({ width: 900, height: 600 });
+    expect(await difference(out.previewPath, source)).toBeLessThan(3);
+  });
+
+  it('fails a grid HEIC cut short, or with a broken tile, permanently', async () => {
+    const file = path.join(dir, 'cut.heic');
+    await iphoneHeic(await photo(1024, 1024), file, { thumbnail: 0 });
+    const whole = await readFile(file);
+    await writeFile(file, whole.subarray(0, whole.length - 10_000));
+    expect(await failure(makeThumbnails(file, targets('cut')))).toMatchObject({
+      permanent: true,
+      message: 'HEIF image is corrupt or unsupported (an image item lies past the end of the file)',
+    });
+
+    // The first tile's first NAL unit claims to be longer than the tile.
+    const broken = Buffer.from(whole);
+    const mdat = broken.indexOf('mdat', 0, 'latin1');
+    broken.writeUInt32BE(0x7fffffff, mdat + 4);
+    await writeFile(file, broken);
+    expect(await failure(makeThumbnails(file, targets('cut')))).toMatchObject({
+      permanent: true,
+      message: 'HEIF image is corrupt or unsupported (a tile is cut short)',
+    });
   });
 });
 
@@ -218,7 +292,6 @@ describe('makeThumbnails on bad input', () => {
 
 describe('decoders', () => {
   it('checks that the external tools are installed', async () => {
-    const run = promisify(execFile);
     await expect(run('heif-convert', ['--help'])).resolves.toBeDefined();
     await expect(run('exiftool', ['-ver'])).resolves.toBeDefined();
   });

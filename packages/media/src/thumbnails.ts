@@ -4,8 +4,9 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
-import { extractRawPreview, withHeifAsJpeg } from './decoders';
+import { decodeHeifPicture, extractRawPreview, tiffWithIcc, withHeifAsJpeg } from './decoders';
 import { MediaError, assertReadableFile, fileError } from './errors';
+import { readHeifStructure } from './heif';
 import { type MediaClass, mediaClassOf } from './media-class';
 
 export const THUMBNAIL_SIZE = 250;
@@ -72,11 +73,35 @@ export async function makeThumbnails(
   const header = await readImageHeader(source);
   // Trust the bytes over the name: a .heic may be a JPEG, and a .jpg may be an iPhone HEIC.
   if (header.format === 'heif' && header.compression === 'hevc') {
-    const frame = await withHeifAsJpeg(source, (jpeg) => decodeImage(jpeg, 1), options.signal);
+    const frame = await decodeHevcHeif(source, options.signal);
     return { width: header.width, height: header.height, ...(await writeDerivatives(frame, targets)) };
   }
   const frame = await decodeImage(source, 'exif');
   return { width: header.width, height: header.height, ...(await writeDerivatives(frame, targets)) };
+}
+
+/**
+ * HEVC HEIF through ffmpeg when we can read its layout (a single picture or a grid of tiles,
+ * turned and mirrored by irot/imir: what phones write); anything else through libheif's
+ * heif-convert. The embedded thumbnail is not used: on iPhones it is 320×240, far below the
+ * preview's size, and the full decode makes the small sizes for free.
+ */
+async function decodeHevcHeif(source: string, signal: AbortSignal | undefined): Promise<DecodedFrame> {
+  let structure;
+  try {
+    structure = await readHeifStructure(source);
+  } catch (error) {
+    throw fileError(error);
+  }
+  if (!structure.picture) return withHeifAsJpeg(source, (jpeg) => decodeImage(jpeg, 1), signal);
+  const { rgb, width, height, icc } = await decodeHeifPicture(
+    source,
+    structure.picture,
+    PREVIEW_SIZE,
+    signal,
+  );
+  if (icc) return decodeImage(tiffWithIcc(rgb, width, height, icc), 1);
+  return { data: rgb, width, height, channels: 3 };
 }
 
 export interface ImageHeader {

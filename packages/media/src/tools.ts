@@ -1,5 +1,6 @@
 // Runs the external decoders (ffmpeg, ffprobe, heif-convert, exiftool) as killable children.
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { MediaError } from './errors';
 
 /** Debian package that provides each tool, for the "not installed" message. */
@@ -34,12 +35,20 @@ export class ToolFailure extends Error {
 export function runTool(
   tool: string,
   args: readonly string[],
-  options: { signal?: AbortSignal; maxBuffer?: number } = {},
+  options: { signal?: AbortSignal; maxBuffer?: number; input?: Buffer } = {},
 ): Promise<ToolOutput> {
-  const { signal, maxBuffer = 64 * 1024 * 1024 } = options;
+  const { signal, maxBuffer = 64 * 1024 * 1024, input } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(aborted(tool, signal.reason));
-    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const child = spawn(tool, args, {
+      stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+    if (input && child.stdin) {
+      // A decoder that gives up early closes its stdin: its exit status tells why, not EPIPE.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    }
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let stdoutLength = 0;
