@@ -232,6 +232,8 @@ export interface VideoOptions {
   blackSeconds?: number;
   /** Clockwise display rotation written into the track's display matrix. */
   rotate?: 90 | 180 | 270;
+  /** Seconds between keyframes, as phones record (about 1); the encoders' default is one every 250 frames. */
+  keyframeSeconds?: number;
   metadata?: Record<string, string>;
 }
 
@@ -245,10 +247,21 @@ export async function video(target: string, options: VideoOptions): Promise<void
         ...['-filter_complex', '[0:v][1:v]concat=n=2:v=1:a=0[v]', '-map', '[v]'],
       ]
     : pattern;
+  const gop = options.keyframeSeconds ? ['-g', String(Math.round(options.keyframeSeconds * 30))] : [];
   const codec =
     options.codec === 'h264'
-      ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p']
-      : ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hvc1'];
+      ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', ...gop]
+      : [
+          '-c:v',
+          'libx265',
+          '-preset',
+          'ultrafast',
+          '-x265-params',
+          'log-level=error',
+          '-tag:v',
+          'hvc1',
+          ...gop,
+        ];
   const metadata = Object.entries(options.metadata ?? {}).flatMap(([key, value]) => [
     '-metadata',
     `${key}=${value}`,
