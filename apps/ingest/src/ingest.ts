@@ -76,7 +76,9 @@ export class Ingest {
     private readonly options: IngestOptions,
   ) {
     this.indexer = new LibraryIndexer(deps.orm.em, deps.queue, deps.dataDir);
-    this.rootCheckMs = options.rootCheckMs ?? 5000;
+    // Removals check the root themselves before marking anything missing, so this only decides how
+    // soon a status page says a root went away or came back; a longer pace keeps an idle Nook idle.
+    this.rootCheckMs = options.rootCheckMs ?? 15_000;
     this.stabilityMs = options.stabilityMs ?? 500;
   }
 

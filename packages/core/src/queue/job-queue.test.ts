@@ -33,7 +33,7 @@ describe('job queue workers', () => {
     return { sender, worker };
   }
 
-  it('drains a burst sent by another process at the speed of the work, not of the 10 s poll', async () => {
+  it('drains a burst sent by another process at the speed of the work, not of the poll', async () => {
     const { sender, worker } = await splitMode();
     const jobs = 200;
     const workMs = 20;
@@ -43,7 +43,7 @@ describe('job queue workers', () => {
     let mostAtOnce = 0;
     let firstStartedAt = 0;
     let lastDoneAt = 0;
-    // The slow interval `nook start` uses: only a worker that never idles with work waiting can finish in time.
+    // Split mode's 1 s interval: only a worker that never idles with work waiting can finish in time.
     await worker.work(
       'metadata',
       concurrency,
@@ -55,20 +55,20 @@ describe('job queue workers', () => {
         done.add(assetId);
         lastDoneAt = Date.now();
       },
-      { producersInProcess: true },
+      { producersInProcess: false },
     );
     // Let the workers' first (empty) fetch happen, so the burst lands on idle workers that nobody wakes.
     await sleep(500);
     const started = Date.now();
     await Promise.all(assetIds(jobs).map((id) => sender.enqueue('metadata', { assetId: id }, id)));
-    // Nobody wakes this worker: it finds the burst at its next idle poll (up to 10 s), then must drain it
-    // without polling again. One job per 10 s poll per worker, as before, would take 1,000 s; the work
-    // itself takes 2 s. A fiftieth of the polling time (10× the work) leaves room for a loaded machine.
-    const pollingSeconds = (jobs / concurrency) * 10;
+    // Nobody wakes this worker: it finds the burst at its next idle poll (up to 1 s), then must drain it
+    // without polling again. One job per 1 s poll per worker, as pg-boss's work() did, would take 100 s;
+    // the work itself takes 2 s. A fifth of the polling time (10× the work) leaves room for a loaded machine.
+    const pollingSeconds = jobs / concurrency;
     const deadline = started + 60_000;
     while (done.size < jobs && Date.now() < deadline) await sleep(100);
     expect(done.size).toBe(jobs);
-    expect((lastDoneAt - firstStartedAt) / 1000).toBeLessThan(pollingSeconds / 50);
+    expect((lastDoneAt - firstStartedAt) / 1000).toBeLessThan(pollingSeconds / 5);
     expect(mostAtOnce).toBe(concurrency);
     // The last handler has returned; its job is completed and released just after.
     let stats = await sender.stats();
@@ -191,6 +191,33 @@ describe('job queue workers', () => {
     expect(String(abortedBy)).toMatch(/expired/);
     const stats = await queue.stats();
     expect(stats.metadata).toMatchObject({ completed: 1, failed: 1, queued: 0, active: 0 });
+  });
+
+  it('wakes an idle worker when a job it failed comes due again, not at its next minute-long poll', async () => {
+    const schema = uniqueSchema('queue');
+    const queue = await JobQueue.start({ connectionString: queueDatabaseUrl(), schema }, logger, {
+      policyOverrides: { metadata: { retryDelay: 1, retryBackoff: false, retryLimit: 1 } },
+    });
+    cleanup.push(async () => {
+      await queue.stop(5000);
+      await dropSchema(schema);
+    });
+    const tries: number[] = [];
+    await queue.work(
+      'metadata',
+      1,
+      async (_payload, job) => {
+        tries.push(job.retryCount);
+        if (job.retryCount === 0) throw new Error('try again');
+      },
+      { producersInProcess: true },
+    );
+    const [id] = assetIds(1) as [string];
+    await queue.enqueue('metadata', { assetId: id }, id);
+    // Well inside the 60 s idle poll: only the wake-up at the retry's due time can make it.
+    const deadline = Date.now() + 30_000;
+    while (tries.length < 2 && Date.now() < deadline) await sleep(100);
+    expect(tries).toEqual([0, 1]);
   });
 
   /** A worker process that takes jobs of `queues` and never finishes them, until it is killed. */

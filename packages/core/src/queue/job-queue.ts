@@ -82,6 +82,7 @@ const BUSY_POLL_MS = 500;
  */
 class QueueWorker<N extends QueueName> {
   private readonly active = new Map<string, Promise<void>>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
   private woken = false;
   private wakeUp: (() => void) | null = null;
@@ -116,6 +117,7 @@ class QueueWorker<N extends QueueName> {
   /** Stops fetching; resolves once the loop and every running job are done. */
   async drain(): Promise<void> {
     this.stopping = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
     this.wake();
     await this.loopDone;
     await Promise.all(this.active.values());
@@ -152,6 +154,21 @@ class QueueWorker<N extends QueueName> {
       }
       await this.pause(waitMs);
     }
+  }
+
+  /** Wakes the loop when a job failed here comes due again, so a retry waits for its delay, not a poll. */
+  private async wakeForRetry(id: string): Promise<void> {
+    const job = await this.boss.getJobById(this.name, id);
+    if (!job || job.state !== 'retry') return;
+    const timer = setTimeout(
+      () => {
+        this.retryTimers.delete(timer);
+        this.wake();
+      },
+      Math.max(0, new Date(job.startAfter).getTime() - Date.now()) + 100,
+    );
+    timer.unref();
+    this.retryTimers.add(timer);
   }
 
   private pause(ms: number): Promise<void> {
@@ -213,6 +230,7 @@ class QueueWorker<N extends QueueName> {
         const permanent = isPermanentError(failure.error);
         if (permanent && job.retryCount < job.retryLimit) await this.boss.cancel(this.name, job.id);
         outcome = permanent || job.retryCount >= job.retryLimit ? 'failed' : 'retried';
+        if (outcome === 'retried') await this.wakeForRetry(job.id);
       }
     } catch (error) {
       // The job stays active, leased to this process: the lease sweep or its expiry retries it.
@@ -255,8 +273,14 @@ export class JobQueue {
       schema: connection.schema,
       application_name: 'nook',
       max: 4,
-      // Nook's crons fire at most once a minute; pg-boss's default looks for due ones every 5 s.
-      cronWorkerIntervalSeconds: 15,
+      // Nook's crons fire at most once a minute: pg-boss looks for due ones (5 s by default) and sends
+      // them (30 s) at its slowest pace, and its maintenance (expiring and archiving jobs, 2 min by
+      // default) runs every 5 min: a lease finds a dead process's jobs long before their expiry.
+      cronWorkerIntervalSeconds: 45,
+      cronMonitorIntervalSeconds: 45,
+      maintenanceIntervalSeconds: 300,
+      // Passed on to pg's pool: connections are kept between idle polls rather than opened anew.
+      ...({ idleTimeoutMillis: 5 * 60_000 } as object),
     });
     boss.on('error', (error) => logger.error({ err: error }, 'queue error'));
     await boss.start();

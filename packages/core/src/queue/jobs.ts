@@ -40,15 +40,16 @@ export const mediaQueueNames: readonly MediaQueueName[] = ['metadata', 'thumbnai
 
 /**
  * How often an idle queue asks PostgreSQL for work. A worker that finds work asks again as soon as a
- * slot is free and polls briefly while the queue stays busy, and jobs sent from the same process wake
- * their workers at once, so this pace only decides how soon work from elsewhere is noticed on an idle
- * queue. In split mode the server and ingest are other processes: files are picked up within a second,
- * housekeeping within five. In `nook start` they share the process, so idle polling only finds
- * retries, cron ticks and the odd CLI command: a slower pace keeps an idle appliance idle.
+ * slot is free and polls briefly while the queue stays busy, jobs sent from the same process wake
+ * their workers at once, and a job failed in this process wakes its worker when its retry comes due,
+ * so this pace only decides how soon work from elsewhere is noticed on an idle queue. In split mode
+ * the server and ingest are other processes: files are picked up within a second, housekeeping within
+ * five. In `nook start` they share the process, so idle polling only finds cron ticks (pg-boss sends
+ * them) and the odd CLI command: once a minute keeps an idle appliance idle.
  */
 export function pollingIntervalSeconds(name: QueueName, producersInProcess = false): number {
-  const media = name === 'metadata' || name === 'thumbnail' || name === 'video-poster';
-  if (producersInProcess) return media ? 10 : 30;
+  const media = (mediaQueueNames as readonly string[]).includes(name);
+  if (producersInProcess) return 60;
   return media ? 1 : 5;
 }
 
