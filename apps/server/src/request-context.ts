@@ -12,6 +12,7 @@ import {
   type MikroORM,
   type ReadDb,
 } from '@nook/core';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -79,6 +80,27 @@ function isSameOrigin(request: FastifyRequest): boolean {
   }
 }
 
+/**
+ * Refuses the caller before any route runs. A /trpc call is answered as tRPC answers its own errors
+ * (one per call of a batch, with the code and HTTP status in `data`), so a tRPC client can tell a
+ * refused token from a server it cannot reach; elsewhere, Nook's `{ error, message }`.
+ */
+function refuse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: 'UNAUTHORIZED' | 'FORBIDDEN',
+  message: string,
+): FastifyReply {
+  if (request.routeOptions.url !== '/trpc/:path') throw new NookError(code, message);
+  const httpStatus = code === 'UNAUTHORIZED' ? 401 : 403;
+  const paths = (request.params as { path: string }).path.split(',');
+  const answers = paths.map((path) => ({
+    error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus, path } },
+  }));
+  const batch = (request.query as { batch?: string }).batch === '1';
+  return reply.code(httpStatus).send(batch ? answers : answers[0]);
+}
+
 export const requestContext = fp(
   async (
     app: FastifyInstance,
@@ -95,7 +117,8 @@ export const requestContext = fp(
         const [scheme, secret] = header.split(' ');
         request.auth =
           scheme?.toLowerCase() === 'bearer' && secret ? await auth.authenticateToken(secret) : null;
-        if (!request.auth) throw new NookError('UNAUTHORIZED', 'the API token is invalid or revoked');
+        if (!request.auth)
+          return refuse(request, reply, 'UNAUTHORIZED', 'the API token is invalid or revoked');
         return;
       }
       const cookie = request.cookies[SESSION_COOKIE];
@@ -103,7 +126,7 @@ export const requestContext = fp(
       request.auth = await auth.authenticateSessionFast(readDb, cookie);
       if (!request.auth) clearSessionCookie(request, reply);
       else if (unsafeMethods.has(request.method) && !isSameOrigin(request)) {
-        throw new NookError('FORBIDDEN', 'cross-site request refused');
+        return refuse(request, reply, 'FORBIDDEN', 'cross-site request refused');
       }
     });
 
