@@ -1,5 +1,6 @@
 // Reading a password: from a pipe for scripts, or typed twice without echo on a terminal.
 import { createInterface } from 'node:readline';
+import { createInterface as createPromiseInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 
 async function readAll(input: NodeJS.ReadStream): Promise<string> {
@@ -35,8 +36,29 @@ export async function readPassword(): Promise<string> {
   return first;
 }
 
-/** Signing in: asked once on a terminal, or read from a pipe. */
+/** Signing in: asked once on a terminal, or read from a pipe; never empty. */
 export async function readLoginPassword(): Promise<string> {
-  if (!process.stdin.isTTY) return readAll(process.stdin);
-  return ask('Password: ');
+  const password = process.stdin.isTTY ? await ask('Password: ') : await readAll(process.stdin);
+  if (password) return password;
+  throw new Error(
+    process.stdin.isTTY
+      ? 'no password given'
+      : 'no password on standard input: pipe it in (nook login <server> --username <name> < file), or run nook login on a terminal',
+  );
+}
+
+/** The account to sign in to, asked on a terminal; a script has nobody to ask and must say it. */
+export async function readUsername(): Promise<string> {
+  if (!process.stdin.isTTY)
+    throw new Error(
+      'no terminal to ask for the user name: pass --username <name> (the password is then read from standard input), or --token <token>',
+    );
+  const rl = createPromiseInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const username = (await rl.question('Username: ')).trim();
+    if (!username) throw new Error('no user name given');
+    return username;
+  } finally {
+    rl.close();
+  }
 }

@@ -20,11 +20,33 @@ export class UploadError extends Error {
   }
 }
 
+/**
+ * The server refused this client's credentials: 401 (a bogus, revoked or expired token) or 403 (a
+ * token without the `upload` scope). No retry can help, so uploads stop at once.
+ */
+export class TokenRefusedError extends UploadError {
+  override name = 'TokenRefusedError';
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(`the token was refused — run nook login (${status}: ${reason})`, false, false);
+  }
+}
+
+/** Nothing answered at the server's address (refused, reset, unknown name, timed out). */
+export class ServerUnreachableError extends UploadError {
+  override name = 'ServerUnreachableError';
+  constructor(readonly detail: string) {
+    super(`server unreachable (${detail})`, true, false);
+  }
+}
+
 /** An HTTP status as an UploadError: 5xx, 429 and 408 pass; 401 and 403 are about the credentials. */
 function statusError(status: number, message: string): UploadError {
+  if (status === 401 || status === 403) return new TokenRefusedError(status, message);
   const retryable = status >= 500 || status === 429 || status === 408;
-  const aboutFile = !retryable && status !== 401 && status !== 403;
-  return new UploadError(`${status} ${message}`, retryable, aboutFile);
+  return new UploadError(`${status} ${message}`, retryable, !retryable);
 }
 
 export interface UploadOutcome {
@@ -39,14 +61,37 @@ export interface LocalFile {
   size: number;
 }
 
-/** fetch's network failures (refused, reset, DNS) surface as TypeError with a cause. */
-function networkError(error: unknown): UploadError {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return new UploadError(
-    `server unreachable (${cause?.code ?? cause?.message ?? (error as Error).message})`,
-    true,
-    false,
-  );
+/**
+ * fetch's network failures (refused, reset, DNS) surface as a TypeError whose cause has the system's
+ * code; tRPC wraps that TypeError once more.
+ */
+function networkError(error: unknown): ServerUnreachableError {
+  let deepest = error as { cause?: unknown; code?: unknown; message?: string };
+  while (typeof deepest.code !== 'string' && deepest.cause && typeof deepest.cause === 'object')
+    deepest = deepest.cause as typeof deepest;
+  const code = typeof deepest.code === 'string' ? deepest.code : undefined;
+  return new ServerUnreachableError(code ?? deepest.message ?? String(error));
+}
+
+/**
+ * A failed tRPC call as an UploadError. The status comes from tRPC's error data, or else from the
+ * HTTP answer itself (a proxy's or an older server's 401 that is not shaped as tRPC's); no answer at
+ * all means the server could not be reached.
+ */
+function trpcError(error: unknown): unknown {
+  if (!(error instanceof TRPCClientError)) return error;
+  const data = error.data as { httpStatus?: number } | undefined;
+  const meta = error.meta as { response?: { status?: number } } | undefined;
+  const status = data?.httpStatus ?? meta?.response?.status ?? 0;
+  if (status === 0) return networkError(error);
+  return statusError(status, error.message);
+}
+
+export interface HashStates {
+  /** Intact copies in the user's uploads: no need to send. */
+  existing: Set<string>;
+  /** Sent before, but the server lost the original (or never kept it): send again. */
+  lost: Set<string>;
 }
 
 export class NookClient {
@@ -61,26 +106,49 @@ export class NookClient {
     });
   }
 
-  /** Which of these hashes the user already has; batches of at most 1000, as the server takes. */
-  async checkExisting(hashes: string[]): Promise<Set<string>> {
-    const existing = new Set<string>();
-    for (let start = 0; start < hashes.length; start += 1000) {
+  /**
+   * What the server has of these hashes, in batches of at most 1000 as it takes them. Always one
+   * request at least, so that an empty list still checks the token and its `upload` scope.
+   */
+  async hashStates(hashes: string[]): Promise<HashStates> {
+    const states: HashStates = { existing: new Set(), lost: new Set() };
+    let start = 0;
+    do {
+      let result: { existing: string[]; lost: string[] };
       try {
-        const result = await this.trpc.assets.checkExisting.mutate({
-          sha256: hashes.slice(start, start + 1000),
-        });
-        for (const hash of result.existing) existing.add(hash);
+        result = await this.trpc.assets.checkExisting.mutate({ sha256: hashes.slice(start, start + 1000) });
       } catch (error) {
-        if (error instanceof TRPCClientError) {
-          const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus ?? 0;
-          if (status === 0) throw networkError(error);
-          const refused = statusError(status, error.message);
-          throw new UploadError(`hash check refused: ${refused.message}`, refused.retryable, false);
-        }
-        throw error;
+        const failure = trpcError(error);
+        if (
+          !(failure instanceof UploadError) ||
+          failure instanceof TokenRefusedError ||
+          failure instanceof ServerUnreachableError
+        )
+          throw failure;
+        throw new UploadError(`hash check refused: ${failure.message}`, failure.retryable, false);
       }
+      for (const hash of result.existing) states.existing.add(hash);
+      for (const hash of result.lost) states.lost.add(hash);
+      start += 1000;
+    } while (start < hashes.length);
+    return states;
+  }
+
+  /** Which of these hashes the user already has. */
+  async checkExisting(hashes: string[]): Promise<Set<string>> {
+    return (await this.hashStates(hashes)).existing;
+  }
+
+  /** Who the token belongs to; fails as hashStates does when the token may not upload. */
+  async whoami(): Promise<{ username: string }> {
+    let me: { username: string };
+    try {
+      me = await this.trpc.auth.me.query();
+    } catch (error) {
+      throw trpcError(error);
     }
-    return existing;
+    await this.hashStates([]);
+    return { username: me.username };
   }
 
   /** One multipart request with several small files; answers in the same order. */
@@ -143,7 +211,7 @@ export class NookClient {
         onError: (error) => {
           const response = (error as tus.DetailedError).originalResponse;
           if (!response) {
-            reject(new UploadError(`server unreachable (${error.message.split('\n')[0]})`, true, false));
+            reject(new ServerUnreachableError(error.message.split('\n')[0]!));
             return;
           }
           const status = response.getStatus();
@@ -182,8 +250,15 @@ export async function createTokenWithPassword(
       }),
     ],
   });
-  await client.auth.login.mutate({ username, password });
-  const { token } = await client.auth.createToken.mutate({ name: tokenName, scopes: ['read', 'upload'] });
-  await client.auth.logout.mutate();
-  return token;
+  try {
+    await client.auth.login.mutate({ username, password });
+    const { token } = await client.auth.createToken.mutate({ name: tokenName, scopes: ['read', 'upload'] });
+    await client.auth.logout.mutate();
+    return token;
+  } catch (error) {
+    const failure = trpcError(error);
+    // A refused sign-in says why itself (wrong name or password, too many tries): not about a token.
+    if (failure instanceof TokenRefusedError) throw new Error(failure.reason);
+    throw failure;
+  }
 }

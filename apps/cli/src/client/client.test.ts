@@ -5,7 +5,9 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AppRouter } from '@nook/api';
 import { Asset } from '@nook/core';
+import { TRPCClientError, createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestClient } from '../../../../test/harness';
 import { eventually, makeTempDir, setUpAdmin, startTestNook, type TestNook } from '../../../../test/harness';
@@ -50,6 +52,15 @@ async function countingRelay(target: string): Promise<{ url: string; sent(): num
     sent: () => sent,
     close: () => server.close(),
   };
+}
+
+/** A port on which nothing listens. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 interface Run {
@@ -124,6 +135,137 @@ describe('the nook client', () => {
     // The password's session was only for minting the token.
     const tokens = await admin.query<{ name: string; scopes: string[] }[]>('auth.tokens');
     expect(tokens.find((token) => token.name.startsWith('nook CLI on'))?.scopes).toEqual(['read', 'upload']);
+  });
+
+  it('login checks a token with the server and keeps the stored one when it is refused or nobody answers', async () => {
+    const file = path.join(home, 'config', 'nook', 'credentials.json');
+    const stored = await readFile(file, 'utf8');
+    const untouched = async () => expect(await readFile(file, 'utf8')).toBe(stored);
+
+    const bogus = await runNook(['login', nook.url, '--token', 'nook_not_a_token']);
+    expect(bogus.code).toBe(1);
+    expect(bogus.stderr).toContain('the server refused the token (401');
+    expect(bogus.stdout).not.toContain('Signed in');
+    await untouched();
+
+    const { id, token } = await admin.mutate<{ id: string; token: string }>('auth.createToken', {
+      name: 'soon revoked',
+      scopes: ['read', 'upload'],
+    });
+    await admin.mutate('auth.revokeToken', { id });
+    const revoked = await runNook(['login', nook.url, '--token', token]);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toContain('the server refused the token (401');
+    await untouched();
+
+    // The client uploads: a token that only reads would fail at the first upload, so it is refused now.
+    const reader = await admin.mutate<{ token: string }>('auth.createToken', {
+      name: 'reader',
+      scopes: ['read'],
+    });
+    const readOnly = await runNook(['login', nook.url, '--token', reader.token]);
+    expect(readOnly.code).toBe(1);
+    expect(readOnly.stderr).toMatch(/the server refused the token \(403: .*upload scope/);
+    await untouched();
+
+    const dead = await closedPort();
+    const nobody = await runNook(['login', `127.0.0.1:${dead}`, '--token', token]);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toContain(`nothing answered at http://127.0.0.1:${dead} (ECONNREFUSED)`);
+    await untouched();
+    const nobodyPassword = await runNook(['login', `127.0.0.1:${dead}`, '--username', 'admin'], 'pw\n');
+    expect(nobodyPassword.stderr).toContain(`nothing answered at http://127.0.0.1:${dead}`);
+    await untouched();
+
+    const good = await admin.mutate<{ token: string }>('auth.createToken', {
+      name: 'pasted',
+      scopes: ['read', 'upload'],
+    });
+    const accepted = await runNook(['login', nook.url, '--token', good.token]);
+    expect(accepted.stderr).toBe('');
+    expect(accepted).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`Signed in to ${nook.url} as admin`),
+    });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ server: nook.url, token: good.token });
+  });
+
+  it('login without a terminal needs --username and a password on standard input', async () => {
+    const file = path.join(home, 'config', 'nook', 'credentials.json');
+    const stored = await readFile(file, 'utf8');
+
+    const noName = await runNook(['login', nook.url], 'correct horse battery\n');
+    expect(noName.code).toBe(1);
+    expect(noName.stderr).toContain('no terminal to ask for the user name: pass --username');
+    expect(noName.stderr).not.toContain('Username:');
+
+    const noPassword = await runNook(['login', nook.url, '--username', 'admin'], '');
+    expect(noPassword.code).toBe(1);
+    expect(noPassword.stderr).toContain('no password on standard input');
+    expect(await readFile(file, 'utf8')).toBe(stored);
+
+    const piped = await runNook(['login', nook.url, '--username', 'admin'], 'correct horse battery\n');
+    expect(piped).toMatchObject({ code: 0, stderr: '' });
+    expect(piped.stdout).toContain(`Signed in to ${nook.url} as admin`);
+  });
+
+  it('upload stops at once when the token is refused, and says to run nook login', async () => {
+    const dir = path.join(home, 'refused-upload');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'photo.jpg'), randomBytes(3000));
+    const { id, token } = await admin.mutate<{ id: string; token: string }>('auth.createToken', {
+      name: 'revoked laptop',
+      scopes: ['read', 'upload'],
+    });
+    await admin.mutate('auth.revokeToken', { id });
+    const reader = await admin.mutate<{ token: string }>('auth.createToken', {
+      name: 'reader upload',
+      scopes: ['read'],
+    });
+    for (const refused of [token, 'nook_bogus', reader.token]) {
+      const run = await runNook(['upload', dir], '', { NOOK_SERVER: nook.url, NOOK_TOKEN: refused });
+      expect(run.code).toBe(77);
+      expect(run.stderr).toContain('the token was refused — run nook login');
+      expect(run.stderr + run.stdout).not.toContain('unreachable');
+      expect(run.stdout).not.toContain('Uploaded:');
+    }
+  });
+
+  it('watch exits with "the token was refused — run nook login" when its token is bogus', async () => {
+    const dir = path.join(home, 'bogus-watch');
+    await mkdir(dir, { recursive: true });
+    const watcher = spawnNook(
+      ['watch', dir, '--state', path.join(home, 'bogus-watch.json'), '--stable', '1'],
+      {
+        NOOK_SERVER: nook.url,
+        NOOK_TOKEN: 'nook_bogus',
+      },
+    );
+    // One that kept retrying would never end: killed after a while, it fails the checks below.
+    const guard = setTimeout(() => watcher.child.kill('SIGKILL'), 30_000);
+    const run = await watcher.done.finally(() => clearTimeout(guard));
+    expect(run.code).toBe(77);
+    expect(run.stderr).toContain('nook: the token was refused — run nook login (401');
+  });
+
+  it('the server answers a refused token on /trpc as tRPC errors, alone or batched', async () => {
+    const refusedBy = (link: typeof httpLink | typeof httpBatchLink) =>
+      createTRPCClient<AppRouter>({
+        links: [link({ url: `${nook.url}/trpc`, headers: { authorization: 'Bearer nook_bogus' } })],
+      });
+    for (const client of [refusedBy(httpLink), refusedBy(httpBatchLink)]) {
+      const calls = await Promise.allSettled([
+        client.assets.buckets.query({}),
+        client.assets.cameras.query(),
+      ]);
+      for (const call of calls) {
+        expect(call.status).toBe('rejected');
+        const error = (call as PromiseRejectedResult).reason as TRPCClientError<AppRouter>;
+        expect(error).toBeInstanceOf(TRPCClientError);
+        expect(error.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401 });
+        expect(error.message).toBe('the API token is invalid or revoked');
+      }
+    }
   });
 
   it('uploads a tree of 500 files with 20% duplicates once; a second run uploads nothing', async () => {
@@ -268,12 +410,12 @@ describe('the nook client', () => {
     expect(thirdRun.stdout).not.toMatch(/ (uploaded|duplicate) /);
   }, 180_000);
 
-  it('watch remembers nothing about files when its token is refused, and sends them with a good one', async () => {
+  it('watch stops when its token is refused, remembering nothing about files, and sends them with a good one', async () => {
     const readOnly = await admin.mutate<{ token: string }>('auth.createToken', {
       name: 'read only',
       scopes: ['read'],
     });
-    const good = await admin.mutate<{ token: string }>('auth.createToken', {
+    const good = await admin.mutate<{ id: string; token: string }>('auth.createToken', {
       name: 'laptop',
       scopes: ['read', 'upload'],
     });
@@ -284,21 +426,24 @@ describe('the nook client', () => {
     const state = path.join(home, 'refused.json');
     const args = ['watch', dir, '--state', state, '--stable', '1'];
 
-    const refused = spawnNook(args, { NOOK_SERVER: nook.url, NOOK_TOKEN: readOnly.token });
-    await eventually(async () => refused.stdout().includes('lacks the upload scope'), 30_000);
-    refused.child.kill('SIGTERM');
-    await refused.done;
-    expect(refused.stdout()).toMatch(/will try again in \d+ s: .*nook login/);
-    expect(refused.stdout()).not.toMatch(/not retried until the file changes/);
+    const refused = await runNook(args, '', { NOOK_SERVER: nook.url, NOOK_TOKEN: readOnly.token });
+    expect(refused.code).toBe(77);
+    expect(refused.stderr).toMatch(/the token was refused — run nook login \(403: .*upload scope/);
+    expect(refused.stdout).not.toMatch(/not retried until the file changes/);
     expect(JSON.parse(await readFile(state, 'utf8'))).toEqual({});
 
+    // Revoked while it runs: the next round is refused, and the new file is not remembered as sent.
     const accepted = spawnNook(args, { NOOK_SERVER: nook.url, NOOK_TOKEN: good.token });
-    try {
-      await eventually(async () => (await copiesOnServer(sha256(data))) === 1, 30_000);
-    } finally {
-      accepted.child.kill('SIGTERM');
-      await accepted.done;
-    }
+    await eventually(async () => (await copiesOnServer(sha256(data))) === 1, 30_000);
+    await eventually(async () => accepted.stdout().includes('kept.jpg'), 10_000);
+    await admin.mutate('auth.revokeToken', { id: good.id });
+    await writeFile(path.join(dir, 'after-revoke.jpg'), randomBytes(4000));
+    const guard = setTimeout(() => accepted.child.kill('SIGKILL'), 30_000);
+    const run = await accepted.done.finally(() => clearTimeout(guard));
+    expect(run.code).toBe(77);
+    expect(run.stderr).toContain('the token was refused — run nook login (401');
+    const remembered = JSON.parse(await readFile(state, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(remembered)).toEqual([path.join(dir, 'kept.jpg')]);
   }, 120_000);
 
   it('upload and watch send again a file whose stored original was lost from the server', async () => {

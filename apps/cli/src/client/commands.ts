@@ -1,11 +1,16 @@
 // `nook login`, `nook upload` and `nook watch`: the client side of the same binary.
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { readLoginPassword } from '../prompt';
-import { NookClient, createTokenWithPassword } from './api';
-import { loadCredentials, normaliseServer, saveCredentials, stateDir } from './credentials';
+import { readLoginPassword, readUsername } from '../prompt';
+import {
+  NookClient,
+  ServerUnreachableError,
+  TokenRefusedError,
+  UploadError,
+  createTokenWithPassword,
+} from './api';
+import { credentialsFile, loadCredentials, normaliseServer, saveCredentials, stateDir } from './credentials';
 import { Progress, formatBytes } from './progress';
 import { scanPaths } from './scan';
 import {
@@ -74,13 +79,21 @@ function uploaderOptions(flags: UploadFlags): UploaderOptions {
   };
 }
 
-async function ask(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return (await rl.question(question)).trim();
-  } finally {
-    rl.close();
-  }
+/** `nook upload` and `nook watch` exit with this when the server refused the token (sysexits' EX_NOPERM). */
+export const TOKEN_REFUSED_EXIT = 77;
+
+function exitRefused(refused: TokenRefusedError): void {
+  process.stderr.write(`nook: ${refused.message}\n`);
+  process.exitCode = TOKEN_REFUSED_EXIT;
+}
+
+/** Why `nook login` kept nothing, in the words of what went wrong where. */
+function loginFailure(server: string, error: unknown): string {
+  if (error instanceof ServerUnreachableError) return `nothing answered at ${server} (${error.detail})`;
+  if (error instanceof TokenRefusedError)
+    return `the server refused the token (${error.status}: ${error.reason})`;
+  if (error instanceof UploadError) return `${server} answered ${error.message}; is it a Nook server?`;
+  return (error as Error).message;
 }
 
 export function summarise(results: FileResult[], out: NodeJS.WritableStream = process.stdout): void {
@@ -104,16 +117,23 @@ export function registerClientCommands(program: Command): void {
     .option('--token <token>', 'store an existing API token instead of signing in with a password')
     .action(async (serverArg: string, flags: { username?: string; token?: string }) => {
       const server = normaliseServer(serverArg);
+      let account: { username: string };
       let token = flags.token;
-      if (!token) {
-        const username = flags.username ?? (await ask('Username: '));
-        const password = await readLoginPassword();
-        token = await createTokenWithPassword(server, username, password, `nook CLI on ${hostname()}`);
+      try {
+        if (!token) {
+          const username = flags.username ?? (await readUsername());
+          const password = await readLoginPassword();
+          token = await createTokenWithPassword(server, username, password, `nook CLI on ${hostname()}`);
+        }
+        // Kept only once the server has answered that this token is someone's and may upload.
+        account = await new NookClient(server, token).whoami();
+      } catch (error) {
+        throw new Error(
+          `${loginFailure(server, error)}; stored credentials left as they were (${credentialsFile()})`,
+        );
       }
-      // Checks the token before keeping it.
-      await new NookClient(server, token).checkExisting([]);
       const file = await saveCredentials({ server, token });
-      process.stdout.write(`Signed in to ${server}; token stored in ${file}\n`);
+      process.stdout.write(`Signed in to ${server} as ${account.username}; token stored in ${file}\n`);
     });
 
   withUploadOptions(
@@ -122,6 +142,17 @@ export function registerClientCommands(program: Command): void {
       .description('upload files and folders (recursively), skipping what the server already has'),
   ).action(async (paths: string[], flags: UploadFlags) => {
     const { server, token } = await loadCredentials();
+    const client = new NookClient(server, token);
+    const resume = new ResumeStore(path.join(stateDir(), 'resume.json'));
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    // Before hashing what may be hours of files: a refused token fails at once.
+    try {
+      await new Uploader(client, resume, uploaderOptions(flags), {}, abort.signal).checkToken();
+    } catch (error) {
+      if (error instanceof TokenRefusedError) return exitRefused(error);
+      throw error;
+    }
     const scan = await scanPaths(paths, flags);
     const results: FileResult[] = scan.errors.map((error) => ({
       file: { path: error.path, size: 0, mtimeMs: 0 },
@@ -130,20 +161,17 @@ export function registerClientCommands(program: Command): void {
     }));
     const totals = { files: scan.files.length, bytes: scan.files.reduce((sum, file) => sum + file.size, 0) };
     const progress = new Progress(totals);
-    const abort = new AbortController();
-    process.once('SIGINT', () => abort.abort());
-    try {
-      const uploader = new Uploader(
-        new NookClient(server, token),
-        new ResumeStore(path.join(stateDir(), 'resume.json')),
-        uploaderOptions(flags),
-        progress,
-        abort.signal,
-      );
-      results.push(...(await uploader.run(scan.files)));
-    } finally {
-      progress.stop();
+    const uploader = new Uploader(client, resume, uploaderOptions(flags), progress, abort.signal);
+    const outcome = await uploader.run(scan.files).then(
+      (done) => ({ done }),
+      (error: unknown) => ({ error }),
+    );
+    progress.stop();
+    if ('error' in outcome) {
+      if (outcome.error instanceof TokenRefusedError) return exitRefused(outcome.error);
+      throw outcome.error;
     }
+    results.push(...outcome.done);
     summarise(results);
     if (abort.signal.aborted) process.stdout.write('Interrupted: run the same command again to continue.\n');
     process.exitCode = results.some((result) => result.status === 'failed') || abort.signal.aborted ? 1 : 0;
@@ -162,7 +190,6 @@ export function registerClientCommands(program: Command): void {
         const { server, token } = await loadCredentials();
         const watcher = new Watcher({
           client: new NookClient(server, token),
-          token,
           dirs: dirs.map((dir) => path.resolve(dir)),
           filter: flags,
           uploader: uploaderOptions(flags),
@@ -183,6 +210,11 @@ export function registerClientCommands(program: Command): void {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
         await watcher.start();
+        const refused = await watcher.finished;
+        if (refused) {
+          exitRefused(refused);
+          process.exit();
+        }
       },
     );
 }

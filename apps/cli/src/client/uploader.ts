@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFile } from '@nook/core/files';
-import { UploadError, type LocalFile, type NookClient, type UploadOutcome } from './api';
+import { TokenRefusedError, UploadError, type LocalFile, type NookClient, type UploadOutcome } from './api';
 import { writeFileAtomic } from './credentials';
 import type { ScannedFile } from './scan';
 
@@ -166,6 +166,7 @@ export class Uploader {
     try {
       existing = await this.withRetries(() => this.client.checkExisting(unique.map((item) => item.sha256)));
     } catch (error) {
+      if (error instanceof TokenRefusedError) throw error;
       const failure = error as UploadError;
       for (const item of unique)
         settle(item, {
@@ -202,11 +203,24 @@ export class Uploader {
     }
     if (batch.length) jobs.push(batch);
 
+    // A refused token fails every request alike: the files still waiting are not tried.
+    let refused: TokenRefusedError | null = null;
     await pool(jobs, this.options.parallel, async (job) => {
-      if (this.signal?.aborted) return;
-      for (const [item, result] of await this.send(job)) settle(item, result);
+      if (this.signal?.aborted || refused) return;
+      try {
+        for (const [item, result] of await this.send(job)) settle(item, result);
+      } catch (error) {
+        if (!(error instanceof TokenRefusedError)) throw error;
+        refused ??= error;
+      }
     });
+    if (refused) throw refused;
     return results;
+  }
+
+  /** Asks the server once (retrying while it is away) whether this token may upload. */
+  async checkToken(): Promise<void> {
+    await this.withRetries(() => this.client.hashStates([]));
   }
 
   private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
@@ -245,6 +259,7 @@ export class Uploader {
     };
   }
 
+  /** Each file's result; throws only TokenRefusedError, which no other file could escape either. */
   private async send(job: Hashed[]): Promise<[Hashed, FileResult][]> {
     const local = (item: Hashed): LocalFile => ({
       path: item.file.path,
@@ -266,6 +281,7 @@ export class Uploader {
         await this.resume.set(item.sha256, null);
         return [[item, this.outcome(item, outcome)]];
       } catch (error) {
+        if (error instanceof TokenRefusedError) throw error;
         return [[item, this.failure(item, error)]];
       }
     }
@@ -273,6 +289,7 @@ export class Uploader {
       const outcomes = await this.withRetries(() => this.client.uploadMultipart(job.map(local)));
       return job.map((item, index) => [item, this.outcome(item, outcomes[index]!)]);
     } catch (error) {
+      if (error instanceof TokenRefusedError) throw error;
       // One bad file (over the limit, over quota) fails the whole request: try each alone to say which.
       if (job.length > 1 && !(error instanceof UploadError && error.retryable)) {
         return (await Promise.all(job.map((item) => this.send([item])))).flat();

@@ -2,18 +2,14 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { AppRouter } from '@nook/api';
-import { createTRPCClient, httpLink } from '@trpc/client';
 import { watch, type FSWatcher } from 'chokidar';
-import type { NookClient } from './api';
+import { TokenRefusedError, type NookClient } from './api';
 import { writeFileAtomic } from './credentials';
 import { fileMatcher, scanPaths, type ScanFilter, type ScannedFile } from './scan';
 import { Uploader, type FileResult, type ResumeStore, type UploaderOptions } from './uploader';
 
 export interface WatcherOptions {
   client: NookClient;
-  /** The client's credentials, for the one question NookClient does not ask (what the server lost). */
-  token: string;
   dirs: string[];
   filter: ScanFilter;
   uploader: UploaderOptions;
@@ -40,8 +36,6 @@ interface Candidate {
 }
 
 const MAX_BACKOFF_MS = 60_000;
-/** Hashes per checkExisting call, as the server takes. */
-const HASH_BATCH = 1000;
 /** Files per round, so the state file is written often during a large first sync. */
 const ROUND_SIZE = 200;
 
@@ -59,17 +53,15 @@ export class Watcher {
   private saving = Promise.resolve();
   /** Whether this run has asked the server which remembered files it lost. */
   private verified = false;
-  private readonly trpc;
+  private refusal: TokenRefusedError | null = null;
+  private finish: (refused: TokenRefusedError | null) => void = () => undefined;
+  /**
+   * Settles once the watcher has stopped: with the refusal when the server refused the token (no
+   * retry can get past that, so the watcher stops by itself), else with null.
+   */
+  readonly finished = new Promise<TokenRefusedError | null>((resolve) => (this.finish = resolve));
 
   constructor(private readonly options: WatcherOptions) {
-    this.trpc = createTRPCClient<AppRouter>({
-      links: [
-        httpLink({
-          url: `${options.client.server}/trpc`,
-          headers: () => ({ authorization: `Bearer ${options.token}` }),
-        }),
-      ],
-    });
     this.log = options.log ?? ((line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
   }
 
@@ -107,37 +99,49 @@ export class Watcher {
     this.watcher.on('change', (file) => void this.consider(file));
     this.watcher.on('error', (error) => this.log(`watcher error: ${(error as Error).message}`));
     await this.rescan();
+    if (this.abort.signal.aborted) return;
     this.timers.push(setInterval(() => this.pump(), 1000));
     this.timers.push(setInterval(() => void this.rescan(), this.options.rescanMs));
     this.pump();
   }
 
   async stop(): Promise<void> {
-    this.abort.abort();
-    for (const timer of this.timers) clearInterval(timer);
-    await this.watcher?.close();
-    await this.running;
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    await this.save();
+    try {
+      this.abort.abort();
+      for (const timer of this.timers) clearInterval(timer);
+      await this.watcher?.close();
+      await this.running;
+      if (this.saveTimer) clearTimeout(this.saveTimer);
+      await this.save();
+    } finally {
+      this.finish(this.refusal);
+    }
+  }
+
+  /** Not awaited where it is found (inside a round, which stop waits for). */
+  private refuse(refused: TokenRefusedError): void {
+    if (this.abort.signal.aborted) return;
+    this.refusal = refused;
+    this.log(`stopping: ${refused.message}`);
+    this.stop().catch((error: unknown) =>
+      this.log(`cannot write the state file: ${(error as Error).message}`),
+    );
   }
 
   /**
    * Once a run (retried at each rescan while the server is away): files remembered as sent that the
    * server lost (their original gone from its disk, or never kept because a watched folder on the
    * server had them) are forgotten, so the scan finds them new and sends them again. Files deleted
-   * on the server stay deleted.
+   * on the server stay deleted. Asked even with nothing remembered: it is also the check, at start,
+   * that the server takes this token.
    */
   private async forgetLost(): Promise<void> {
     const sent = Object.entries(this.state).filter(([, entry]) => entry.sha256);
-    const hashes = [...new Set(sent.map(([, entry]) => entry.sha256!))];
-    const lost = new Set<string>();
+    let lost: Set<string>;
     try {
-      for (let start = 0; start < hashes.length; start += HASH_BATCH) {
-        const batch = hashes.slice(start, start + HASH_BATCH);
-        for (const hash of (await this.trpc.assets.checkExisting.mutate({ sha256: batch })).lost)
-          lost.add(hash);
-      }
+      ({ lost } = await this.options.client.hashStates([...new Set(sent.map(([, entry]) => entry.sha256!))]));
     } catch (error) {
+      if (error instanceof TokenRefusedError) return this.refuse(error);
       this.log(`cannot ask the server which files it still has: ${(error as Error).message}`);
       return;
     }
@@ -219,11 +223,9 @@ export class Watcher {
     let unreachable: string | null = null;
     const settle = (result: FileResult) => {
       const file = result.file;
-      // The server or these credentials failed, not the file: nothing is remembered, all is tried again.
+      // The server failed, not the file: nothing is remembered, all is tried again.
       if (result.status === 'failed' && !result.aboutFile) {
-        unreachable ??= result.retryable
-          ? (result.reason ?? 'failed')
-          : `${result.reason} (if the token was revoked, run \`nook login\` and restart nook watch)`;
+        unreachable ??= result.reason ?? 'failed';
         return;
       }
       // Recorded as it was when hashed; if it changed since, a later round sends the new content.
@@ -252,7 +254,13 @@ export class Watcher {
       { onDone: settle },
       this.abort.signal,
     );
-    await uploader.run(ready);
+    try {
+      await uploader.run(ready);
+    } catch (error) {
+      if (!(error instanceof TokenRefusedError)) throw error;
+      await this.save();
+      return this.refuse(error);
+    }
     await this.save();
     if (unreachable && !this.abort.signal.aborted) {
       this.backoff = Math.min(this.backoff ? this.backoff * 2 : 2000, MAX_BACKOFF_MS);
