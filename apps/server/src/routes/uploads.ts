@@ -1,6 +1,6 @@
 // Resumable uploads (tus 1.0) at /api/uploads; a finished upload takes the same path as POST /api/assets.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { link, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -153,8 +153,10 @@ export async function uploadRoutes(
     const storedPath = upload.storage!.path;
     const sha256 = store.takeSha256(upload.id, size) ?? (await hashFile(storedPath)).sha256;
     // A second name for the bytes: ingestUpload consumes it, while tus still answers for the upload
-    // until the response is out (POST_FINISH removes it).
-    const tempPath = path.join(dataDir.tmp, `${randomUUID()}.part`);
+    // until the response is out (POST_FINISH removes it). Named after the upload, so a completion
+    // replayed after a crash replaces the one a cut completion left rather than adding another.
+    const tempPath = path.join(dataDir.tmp, `${upload.id}.part`);
+    await rm(tempPath, { force: true });
     await link(storedPath, tempPath);
     try {
       return await new AssetService(em, dataDir, queue).ingestUpload(
@@ -324,7 +326,7 @@ export async function uploadRoutes(
     const steps = {
       'completing finished uploads': replayComplete,
       'expiring unfinished uploads': async () => {
-        const count = await tus.cleanUpExpiredUploads();
+        const count = (await tus.cleanUpExpiredUploads()) + (await store.tidy(uploadExpiryMs));
         if (count > 0) log.info({ count }, 'expired unfinished uploads removed');
       },
       'removing old upload records and temp files': async () => {
@@ -341,6 +343,10 @@ export async function uploadRoutes(
   await recoverPlacements(orm.em.fork(), dataDir).then(
     (files) => files > 0 && log.info({ files }, 'files of uploads cut by a crash removed from the library'),
     (error: unknown) => log.warn({ err: error }, 'undoing uploads cut by a crash failed'),
+  );
+  await store.tidy(0).then(
+    (uploads) => uploads > 0 && log.info({ uploads }, 'resumable uploads cut by a crash mid-way tidied'),
+    (error: unknown) => log.warn({ err: error }, 'tidying resumable uploads cut by a crash failed'),
   );
   void housekeeping();
   const timer = setInterval(housekeeping, Math.min(uploadExpiryMs, 3600_000)).unref();

@@ -1,10 +1,11 @@
-// The tus store on a real folder: expiry takes unfinished uploads only.
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+// The tus store on a real folder: expiry takes unfinished uploads only; what a crash left half made
+// or half removed is tidied, and never counts against the quota.
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Upload } from '@tus/server';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NookUploadStore } from './upload-store';
+import { NookUploadStore, pendingUploadBytes } from './upload-store';
 
 describe('NookUploadStore.deleteExpired', () => {
   const dirs: string[] = [];
@@ -35,5 +36,46 @@ describe('NookUploadStore.deleteExpired', () => {
 
     expect(await store.deleteExpired()).toBe(1);
     expect((await readdir(directory)).sort()).toEqual(['done', 'done.json', 'fresh', 'fresh.json']);
+  });
+});
+
+describe('NookUploadStore.tidy', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('removes a record whose bytes are gone at once, bytes without a record and broken records once old', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'nook-tus-'));
+    dirs.push(directory);
+    const store = new NookUploadStore(
+      { directory, expirationPeriodInMilliseconds: 1000 },
+      () => undefined,
+      () => undefined,
+    );
+    for (const id of ['u.whole', 'u.removed', 'u.broken', 'u.broken-new'])
+      await store.create(new Upload({ id, size: 1000, offset: 0, creation_date: new Date().toISOString() }));
+    // A removal cut after the bytes went; a creation cut before its record; records cut while written.
+    await rm(path.join(directory, 'u.removed'));
+    await writeFile(path.join(directory, 'u.created'), '');
+    await writeFile(path.join(directory, 'u.created-new'), '');
+    await writeFile(path.join(directory, 'u.broken.json'), '{"id":"u.bro');
+    await writeFile(path.join(directory, 'u.broken-new.json'), '');
+    const hourAgo = new Date(Date.now() - 3600_000);
+    for (const file of ['u.created', 'u.broken.json'])
+      await utimes(path.join(directory, file), hourAgo, hourAgo);
+    expect(await pendingUploadBytes(directory, 'u')).toBe(1000);
+
+    expect(await store.tidy(60_000)).toBe(3);
+    expect((await readdir(directory)).sort()).toEqual([
+      'u.broken-new',
+      'u.broken-new.json',
+      'u.created-new',
+      'u.whole',
+      'u.whole.json',
+    ]);
+    // At start nothing is under way: whatever is half there goes.
+    expect(await store.tidy(0)).toBe(2);
+    expect((await readdir(directory)).sort()).toEqual(['u.whole', 'u.whole.json']);
   });
 });

@@ -1,6 +1,6 @@
 // The tus data store: @tus/file-store under <data>/tmp/tus, plus the checksum extension and a running SHA-256.
 import { createHash, type Hash } from 'node:crypto';
-import { readFile, readdir, stat, truncate } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
@@ -48,13 +48,13 @@ export async function pendingUploadBytes(directory: string, userId: string): Pro
     const info = await readFile(path.join(directory, name), 'utf8')
       .then((text) => JSON.parse(text) as { size?: number })
       .catch(() => null);
-    if (!info) continue;
-    total +=
-      info.size ??
-      (await stat(path.join(directory, name.slice(0, -'.json'.length))).then(
-        (file) => file.size,
-        () => 0,
-      ));
+    // Without its bytes it is no upload: the tail of a removal a crash cut short (see tidy).
+    const written = await stat(path.join(directory, name.slice(0, -'.json'.length))).then(
+      (file) => file.size,
+      () => null,
+    );
+    if (!info || written === null) continue;
+    total += info.size ?? written;
   }
   return total;
 }
@@ -193,9 +193,43 @@ export class NookUploadStore extends FileStore {
     return pendingUploadBytes(this.directory, userId);
   }
 
+  /** Bytes first, then the record (as @tus/file-store does), but either may already be gone. */
   override async remove(id: string): Promise<void> {
     this.running.delete(id);
-    await super.remove(id);
+    await rm(this.resolvePath(id), { force: true });
+    await rm(`${this.resolvePath(id)}.json`, { force: true });
+  }
+
+  /**
+   * What a crash can leave half made or half removed: a record whose bytes are gone (removal cut
+   * between its two steps; tus would never list, expire or remove it, and it would count against the
+   * quota for ever) goes whatever its age. Bytes without a record (creation cut between its two steps)
+   * and a record that does not parse (cut while written) go once older than `minAgeMs`: 0 at start,
+   * before any upload is taken. Returns how many uploads were tidied.
+   */
+  async tidy(minAgeMs: number): Promise<number> {
+    const names = new Set(await readdir(this.directory).catch(() => [] as string[]));
+    const cutoff = Date.now() - minAgeMs;
+    const old = async (file: string) =>
+      stat(path.join(this.directory, file)).then(
+        (info) => info.mtimeMs <= cutoff,
+        () => false,
+      );
+    let tidied = 0;
+    for (const name of names) {
+      const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : name;
+      if (name === id) {
+        if (names.has(`${id}.json`) || !(await old(name))) continue;
+      } else if (names.has(id)) {
+        const parses = await readFile(path.join(this.directory, name), 'utf8')
+          .then((text) => Boolean(JSON.parse(text)))
+          .catch(() => false);
+        if (parses || !(await old(name))) continue;
+      }
+      await this.remove(id);
+      tidied++;
+    }
+    return tidied;
   }
 
   /** The tus server only hands over ids without separators (checked in getFileIdFromRequest). */
