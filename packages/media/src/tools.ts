@@ -1,5 +1,7 @@
 // Runs the external decoders (ffmpeg, ffprobe, heif-convert, exiftool) as killable children.
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { MediaError } from './errors';
 
@@ -103,4 +105,34 @@ export function runTool(
 
 function aborted(tool: string, reason: unknown): MediaError {
   return new MediaError(`${tool} was stopped: the job was aborted`, { permanent: false, cause: reason });
+}
+
+/**
+ * Kills, with SIGKILL, this process's own children that run `tool` with `argument` among their
+ * arguments: for children a library spawns without handing them out (fluent-ffmpeg's ffprobe).
+ * Linux only, by /proc; elsewhere the child runs to its end.
+ */
+export async function killChildren(tool: string, argument: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return;
+  }
+  await Promise.all(
+    entries
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(async (entry) => {
+        try {
+          const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+          if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) return;
+          const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+          if (path.basename(argv[0] ?? '') === tool && argv.includes(argument)) {
+            process.kill(Number(entry), 'SIGKILL');
+          }
+        } catch {
+          // The process ended while we looked.
+        }
+      }),
+  );
 }

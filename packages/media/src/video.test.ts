@@ -1,5 +1,6 @@
 // probeVideo and makeVideoPoster against videos made by ffmpeg in the test, and killable children.
 import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +47,50 @@ function targets(name: string) {
     thumbPath: path.join(dir, `${name}.thumb.webp`),
     previewPath: path.join(dir, `${name}.preview.jpg`),
   };
+}
+
+/** This process's children running `tool`, from /proc (synchronously: ffprobe lives a few milliseconds). */
+function children(tool: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent !== process.pid) continue;
+      const argv0 = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] ?? '';
+      if (path.basename(argv0) === tool) found.push(Number(entry));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return found;
+}
+
+/**
+ * Starts `call` and aborts its signal once `tool` runs as our child. A try whose child ended
+ * before the abort arrived (its error has no kill as cause) is made again.
+ */
+async function abortWhileRunning(tool: string, call: (signal: AbortSignal) => Promise<unknown>) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const controller = new AbortController();
+    let settled = false;
+    const pending = call(controller.signal).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    void pending.then(() => (settled = true));
+    while (!settled && children(tool).length === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (settled) continue;
+    controller.abort();
+    const error = await pending;
+    if (/killed with signal SIGKILL/.test(String((error as Error | undefined)?.cause))) return error as Error;
+  }
+  throw new Error(`${tool} was never caught running`);
+}
+
+function distance(a: Buffer, b: Buffer): number {
+  return a.reduce((sum, value, i) => sum + Math.abs(value - b[i]!), 0) / a.length;
 }
 
 async function mean(file: string): Promise<number> {
@@ -171,6 +216,52 @@ describe('makeVideoPoster', () => {
     expect(difference).toBeLessThan(12);
   });
 
+  it('decodes only the keyframe before the position, turned by the rotation', async () => {
+    // Keyframes every second; 10 % (0.5 s) is black, so the poster is the keyframe before 2.5 s.
+    const file = path.join(dir, 'phone.mov');
+    await video(file, {
+      codec: 'hevc',
+      width: 640,
+      height: 360,
+      seconds: 5,
+      blackSeconds: 1,
+      keyframeSeconds: 1,
+      rotate: 90,
+    });
+    const out = targets('phone');
+    const probe = await probeVideo(file);
+    expect(await makeVideoPoster(file, out, probe)).toMatchObject({ width: 360, height: 640 });
+
+    const frameAt = async (seconds: string) => {
+      const { stdout } = await runTool('ffmpeg', [
+        ...['-v', 'error', '-ss', seconds, '-i', file, '-frames:v', '1'],
+        ...['-f', 'image2pipe', '-c:v', 'png', '-'],
+      ]);
+      return sharp(stdout).resize(36, 64, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+    };
+    const poster = await sharp(out.previewPath).resize(36, 64, { fit: 'fill' }).raw().toBuffer();
+    const [keyframe, exact] = await Promise.all([frameAt('2.0'), frameAt('2.5')]);
+    expect(distance(poster, keyframe)).toBeLessThan(6);
+    expect(distance(poster, exact)).toBeGreaterThan(distance(poster, keyframe) + 3);
+  });
+
+  it('refuses a playlist or a concat list named .mp4 instead of reading the files it names', async () => {
+    const playlist = path.join(dir, 'playlist.mp4');
+    await writeFile(playlist, `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4.0,\n${mp4}\n#EXT-X-ENDLIST\n`);
+    await expect(probeVideo(playlist)).rejects.toMatchObject({
+      permanent: true,
+      message: 'not a video recording (a hls file, which Nook does not read)',
+    });
+    const list = path.join(dir, 'list.mp4');
+    await writeFile(list, `ffconcat version 1.0\nfile ${path.basename(mp4)}\n`);
+    await expect(probeVideo(list)).rejects.toMatchObject({ permanent: true });
+    const probe = await probeVideo(mp4);
+    await expect(makeVideoPoster(list, targets('list'), probe)).rejects.toMatchObject({
+      permanent: true,
+      message: 'not a video recording (a concat file, which Nook does not read)',
+    });
+  });
+
   it('fails a corrupt MP4 permanently', async () => {
     const file = path.join(dir, 'corrupt.mp4');
     await writeFile(file, await readFile(mp4));
@@ -201,6 +292,27 @@ describe('external tools', () => {
     expect(performance.now() - started).toBeLessThan(1000);
     const { stdout } = await run('ps', ['-eo', 'args']);
     expect(stdout).not.toContain(fifo);
+  });
+
+  it('kills ffprobe and ffmpeg, started through fluent-ffmpeg, when the job is aborted', async () => {
+    const stopped = (tool: string) => ({
+      permanent: false,
+      message: `${tool} was stopped: the job was aborted`,
+    });
+    expect(await abortWhileRunning('ffprobe', (signal) => probeVideo(mov, { signal }))).toMatchObject(
+      stopped('ffprobe'),
+    );
+    expect(children('ffprobe')).toEqual([]);
+
+    // One keyframe and a black first second: the poster ends in a long exact decode.
+    const long = path.join(dir, 'long.mp4');
+    await video(long, { codec: 'hevc', width: 1280, height: 720, seconds: 8, blackSeconds: 5 });
+    const probe = await probeVideo(long);
+    const error = await abortWhileRunning('ffmpeg', (signal) =>
+      makeVideoPoster(long, targets('long'), probe, { signal }),
+    );
+    expect(error).toMatchObject(stopped('ffmpeg'));
+    expect(children('ffmpeg')).toEqual([]);
   });
 
   it('says which package to install when a tool is missing', async () => {
