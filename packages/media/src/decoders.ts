@@ -56,6 +56,7 @@ async function exiftool(
   file: string,
   args: string[],
   signal?: AbortSignal,
+  what = 'RAW file',
 ): Promise<Record<string, unknown>> {
   let stdout: Buffer;
   try {
@@ -70,9 +71,9 @@ async function exiftool(
     stdout = error.stdout;
   }
   const record = parseFirstRecord(stdout);
-  if (!record) throw new MediaError('RAW file could not be read', { permanent: true });
+  if (!record) throw new MediaError(`${what} could not be read`, { permanent: true });
   if (typeof record.Error === 'string') {
-    throw new MediaError(`RAW file could not be read (${record.Error})`, { permanent: true });
+    throw new MediaError(`${what} could not be read (${record.Error})`, { permanent: true });
   }
   return record;
 }
@@ -85,11 +86,13 @@ function parseFirstRecord(stdout: Buffer): Record<string, unknown> | undefined {
   }
 }
 
-export async function readRawTags(file: string, signal?: AbortSignal): Promise<ExifTags> {
+/** Every tag Nook reads, from any format exiftool knows (RAW files, and EXIF that exifr refuses). */
+export async function readExiftoolTags(file: string, signal?: AbortSignal, what?: string): Promise<ExifTags> {
   return exiftool(
     file,
     EXIFTOOL_TAGS.map((tag) => `-${tag}`),
     signal,
+    what,
   );
 }
 

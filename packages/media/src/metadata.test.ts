@@ -103,6 +103,29 @@ describe('readImageMetadata', () => {
     });
   });
 
+  it('reads a HEIC written by libheif, whose EXIF exifr refuses, through exiftool', async () => {
+    // heif-enc copies the JPEG's EXIF into an item whose TIFF header offset is 0 (Apple writes 6).
+    const jpeg = await tagged('for-libheif.jpg', 'jpeg', CAMERA_TAGS);
+    const file = path.join(dir, 'libheif.heic');
+    await run('heif-enc', ['-q', '40', '-o', file, jpeg]);
+    expect(await readImageMetadata(file)).toEqual({
+      width: 640,
+      height: 480,
+      takenAt: new Date('2023-06-01T10:34:56Z'),
+      takenAtSource: 'exif-original',
+      timeZoneOffset: '+02:00',
+      make: 'Apple',
+      model: 'iPhone 14',
+      lens: 'iPhone 14 back camera 5.7mm f/1.5',
+      iso: 64,
+      exposureTime: expect.closeTo(1 / 120, 6),
+      fNumber: 1.5,
+      focalLength: 5.7,
+      latitude: expect.closeTo(48.8584, 4),
+      longitude: expect.closeTo(-2.2945, 4),
+    });
+  });
+
   it('reads a DNG through exiftool, with the sensor size turned by its orientation', async () => {
     expect(await readImageMetadata(path.join(fixtures, 'camera.dng'))).toEqual({
       width: 48,

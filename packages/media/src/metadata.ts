@@ -1,6 +1,6 @@
 // Image metadata: displayed size, when and where the photo was taken, and with what camera.
 import exifr from 'exifr';
-import { type ExifTags, readRawTags } from './decoders';
+import { type ExifTags, readExiftoolTags } from './decoders';
 import { MediaError, assertReadableFile } from './errors';
 import { type MediaClass, mediaClassOf } from './media-class';
 import { readImageHeader } from './thumbnails';
@@ -36,7 +36,7 @@ export interface ImageMetadata {
 export interface MetadataOptions {
   /** Defaults to the class of the file's extension (see mediaClassOf). */
   mediaClass?: MediaClass;
-  /** Stops exiftool for RAW files when the job expires. */
+  /** Stops exiftool (RAW files, EXIF that exifr refuses) when the job expires. */
   signal?: AbortSignal;
 }
 
@@ -60,7 +60,7 @@ export async function readImageMetadata(file: string, options: MetadataOptions =
   await assertReadableFile(file);
   const mediaClass = options.mediaClass ?? mediaClassOf('', file);
   if (mediaClass === 'raw') {
-    const tags = await readRawTags(file, options.signal);
+    const tags = await readExiftoolTags(file, options.signal);
     const [width, height] = String(tags.ImageSize ?? '')
       .split(/[ x]/)
       .map(Number);
@@ -73,15 +73,37 @@ export async function readImageMetadata(file: string, options: MetadataOptions =
   // exifr finds EXIF in the file for every format but WebP, whose EXIF chunk libvips extracts.
   const source = header.format === 'webp' ? tiffOf(header.exif) : file;
   let tags: ExifTags = {};
-  if (source) {
-    try {
-      tags = ((await exifr.parse(source, EXIFR_OPTIONS)) as ExifTags | undefined) ?? {};
-    } catch {
-      // Broken EXIF must not fail a picture that decodes: it simply has no camera details.
-      tags = {};
-    }
-  }
+  if (source) tags = (await readWithExifr(source)) ?? (await readWithExiftool(file, options.signal));
   return { width: header.width, height: header.height, ...fromExifTags(tags) };
+}
+
+/**
+ * exifr's tags, or undefined when it failed: it throws on some files and lists errors for
+ * others. A format exifr does not read at all (GIF) is not a failure: it carries no EXIF.
+ */
+async function readWithExifr(source: string | Buffer): Promise<ExifTags | undefined> {
+  try {
+    const tags = (await exifr.parse(source, EXIFR_OPTIONS)) as
+      (ExifTags & { errors?: unknown[] }) | undefined;
+    if (tags?.errors?.length) return undefined;
+    return tags ?? {};
+  } catch (error) {
+    return error instanceof Error && /^Unknown file format/.test(error.message) ? {} : undefined;
+  }
+}
+
+/**
+ * exiftool reads what exifr refuses, such as the EXIF of HEIC files libheif writes (their
+ * EXIF item says its TIFF header is at offset 0 while an "Exif\0\0" preamble comes first).
+ * Broken EXIF must not fail a picture that decodes: it then simply has no camera details.
+ */
+async function readWithExiftool(file: string, signal: AbortSignal | undefined): Promise<ExifTags> {
+  try {
+    return await readExiftoolTags(file, signal, 'image');
+  } catch (error) {
+    if (error instanceof MediaError && !error.permanent) throw error;
+    return {};
+  }
 }
 
 /** libvips hands WebP EXIF over with its "Exif\0\0" preamble; exifr wants the TIFF structure. */
