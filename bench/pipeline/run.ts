@@ -4,7 +4,7 @@
 // `--pi` runs Nook and the limit on one core under a 1 GB memory limit, as on a Raspberry Pi.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { access, chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -588,6 +588,8 @@ async function main(): Promise<void> {
   } finally {
     await nook?.stop();
     await rm(work, { recursive: true, force: true });
+    // Empty once every process in it has exited; a cgroup is removed with rmdir, not by deleting files.
+    if (cgroup) await rmdir(cgroup).catch(() => {});
   }
 }
 
