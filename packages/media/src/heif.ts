@@ -261,6 +261,8 @@ function parseMeta(buffer: Buffer, meta: Box): HeifStructure {
     (prop) => prop.essential && !['irot', 'imir', 'ispe', 'colr', 'pixi', 'hvcC'].includes(prop.type),
   );
   if (essentialUnknown) return result(undefined, `essential property ${essentialUnknown.type}`);
+  // A clean aperture crops the picture, whether or not the file marks it essential.
+  if (primaryProps.some((prop) => prop.type === 'clap')) return result(undefined, 'a clean aperture');
 
   const tile = (item: number): HeifTile | string => {
     if (types.get(item) !== 'hvc1') return `item type ${types.get(item) ?? 'unknown'}`;

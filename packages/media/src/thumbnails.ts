@@ -16,6 +16,10 @@ const THUMBHASH_SIZE = 100;
 /** About 268 megapixels (16384²): larger inputs are refused before they are decoded. */
 export const MAX_INPUT_PIXELS = 16384 * 16384;
 
+// libvips caches operations for repeats; a worker never sees the same file or buffer twice, so the
+// cache (up to 50 MB by default) would only hold memory a Pi running two jobs needs.
+sharp.cache(false);
+
 export interface ThumbnailTargets {
   thumbPath: string;
   previewPath: string;
