@@ -11,6 +11,7 @@ import {
   UserService,
   hashFile,
   httpStatusOf,
+  recordRecovery,
   recoverPlacements,
   uploadReservations,
   type EntityManager,
@@ -216,7 +217,8 @@ export async function uploadRoutes(
    * PATCH; a tus client counts them done): completed at start and hourly. One owner's refusal, or an
    * owner gone, removes that upload; a failure of ours leaves it for the next round.
    */
-  const replayComplete = async () => {
+  const replayComplete = async (): Promise<number> => {
+    let completed = 0;
     for (const upload of await store.complete()) {
       if (patching.has(upload.id) || completions.has(upload.id)) continue;
       const em = orm.em.fork();
@@ -228,6 +230,7 @@ export async function uploadRoutes(
       try {
         const { asset, duplicate } = await complete(upload, user, em);
         await store.remove(upload.id).catch(() => undefined);
+        completed++;
         log.info(
           { id: upload.id, assetId: asset.id, duplicate },
           'finished upload completed after a restart',
@@ -237,6 +240,7 @@ export async function uploadRoutes(
         log.warn({ err: error, id: upload.id }, 'completing a finished upload failed');
       }
     }
+    return completed;
   };
 
   /**
@@ -320,11 +324,15 @@ export async function uploadRoutes(
   /**
    * At start and hourly: complete what was cut short, then drop what is older than the upload expiry —
    * unfinished tus uploads, records of finished ones, and temp files (`tmp/*.part`) of multipart
-   * uploads and completions cut by a crash.
+   * uploads and completions cut by a crash. Returns what it completed and removed.
    */
   const housekeeping = async () => {
+    let uploadsCompleted = 0;
+    let tempFilesRemoved = 0;
     const steps = {
-      'completing finished uploads': replayComplete,
+      'completing finished uploads': async () => {
+        uploadsCompleted += await replayComplete();
+      },
       'expiring unfinished uploads': async () => {
         const count = (await tus.cleanUpExpiredUploads()) + (await store.tidy(uploadExpiryMs));
         if (count > 0) log.info({ count }, 'expired unfinished uploads removed');
@@ -332,25 +340,36 @@ export async function uploadRoutes(
       'removing old upload records and temp files': async () => {
         const records = await finished.expire(uploadExpiryMs);
         const parts = await removeOlderThan(dataDir.tmp, uploadExpiryMs, (name) => name.endsWith('.part'));
+        tempFilesRemoved += parts;
         if (records + parts > 0) log.info({ records, parts }, 'old upload records and temp files removed');
       },
     };
     for (const [step, run] of Object.entries(steps))
       await run().catch((error: unknown) => log.warn({ err: error }, `${step} failed`));
+    return { uploadsCompleted, tempFilesRemoved };
   };
   // Before any upload is taken: a file a dead process linked into library/ but never recorded would
-  // hold its name, and the retry would be stored beside it as `name (1).jpg`.
-  await recoverPlacements(orm.em.fork(), dataDir).then(
-    (files) => files > 0 && log.info({ files }, 'files of uploads cut by a crash removed from the library'),
-    (error: unknown) => log.warn({ err: error }, 'undoing uploads cut by a crash failed'),
+  // hold its name, and the retry would be stored beside it as `name (1).jpg`; an upload half created
+  // or half removed would be listed, counted or answered as if whole.
+  const undone = await recoverPlacements(orm.em.fork(), dataDir).catch((error: unknown) => {
+    log.warn({ err: error }, 'undoing uploads cut by a crash failed');
+    return 0;
+  });
+  if (undone > 0) log.info({ files: undone }, 'files of uploads cut by a crash removed from the library');
+  const tidied = await store.tidy(0).catch((error: unknown) => {
+    log.warn({ err: error }, 'tidying resumable uploads cut by a crash failed');
+    return 0;
+  });
+  if (tidied > 0) log.info({ uploads: tidied }, 'resumable uploads cut by a crash mid-way tidied');
+  const startUp = housekeeping().then(({ uploadsCompleted, tempFilesRemoved }) =>
+    recordRecovery(queue, { uploadsCompleted, tempFilesRemoved: tempFilesRemoved + undone + tidied }, log),
   );
-  await store.tidy(0).then(
-    (uploads) => uploads > 0 && log.info({ uploads }, 'resumable uploads cut by a crash mid-way tidied'),
-    (error: unknown) => log.warn({ err: error }, 'tidying resumable uploads cut by a crash failed'),
-  );
-  void housekeeping();
   const timer = setInterval(housekeeping, Math.min(uploadExpiryMs, 3600_000)).unref();
-  app.addHook('onClose', async () => clearInterval(timer));
+  // The start-up pass uses the database and the queue, which close after the server.
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    await startUp;
+  });
 
   // tus reads the body itself, unparsed and without Fastify's body limit (maxSize bounds it).
   app.removeAllContentTypeParsers();
