@@ -95,6 +95,8 @@ export interface TestNookOptions {
   publicHosts?: string[];
   /** As NOOK_TRUST_PROXY: a reverse proxy in front. */
   trustProxy?: boolean;
+  /** As NOOK_ACCEL_REDIRECT: nginx sends originals from this internal location. */
+  accelRedirect?: string;
   /** NOOK_LIBRARY_ROOTS: by default the system's temp dir, where tests make their folders. */
   libraryRoots?: string[];
   /** Short retry delays so a final failure arrives within a test's patience. */
@@ -132,6 +134,7 @@ export async function startTestNook(options: TestNookOptions = {}): Promise<Test
     trashDays: 30,
     uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3600_000,
     trustProxy: options.trustProxy ?? false,
+    accelRedirect: options.accelRedirect,
     publicHosts: options.publicHosts,
     version: 'test',
   });

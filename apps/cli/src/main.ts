@@ -72,6 +72,7 @@ async function serve(withWorkers: boolean, embedded: 'own' | 'join'): Promise<vo
     uploadExpiryMs: config.uploadExpiryHours * 3600_000,
     trustProxy: config.trustProxy,
     publicHosts: config.publicHosts,
+    accelRedirect: config.accelRedirect,
     webRoot,
     version,
   });

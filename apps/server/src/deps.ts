@@ -16,6 +16,11 @@ export interface ServerDeps {
   trustProxy: boolean;
   /** Host names besides the home network that first-run setup may come from (NOOK_PUBLIC_ORIGIN). */
   publicHosts?: string[];
+  /**
+   * NOOK_ACCEL_REDIRECT: originals are answered with `X-Accel-Redirect: <this><their path>` and nginx
+   * sends the bytes itself (sendfile); unset, Nook streams them.
+   */
+  accelRedirect?: string;
   /** Directory of the built web app; the dashboard is not served when it is missing. */
   webRoot?: string;
   version: string;

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       queueSchema: 'pgboss',
       logLevel: 'info',
+      accelRedirect: undefined,
     });
     expect(config.concurrency.thumbnail).toBeGreaterThanOrEqual(1);
     expect(config.concurrency['video-poster']).toBe(1);
@@ -57,6 +58,8 @@ describe('loadConfig', () => {
     ['NOOK_MAX_UPLOAD_BYTES', '-1'],
     ['NOOK_TRUST_PROXY', 'maybe'],
     ['NOOK_LIBRARY_ROOTS', '/srv/photos:relative/folder'],
+    ['NOOK_ACCEL_REDIRECT', 'internal-originals'],
+    ['NOOK_ACCEL_REDIRECT', '/with space/'],
   ])('refuses %s=%s with one line naming the key', (key, value) => {
     expect(() => loadConfig({ [key]: value })).toThrow(ConfigError);
     try {

@@ -56,6 +56,11 @@ export const configSchema = z.object({
           ),
       ),
     ),
+  // The internal location behind which nginx serves originals itself (X-Accel-Redirect), e.g. /internal-originals/.
+  NOOK_ACCEL_REDIRECT: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~/-]*\/$/, 'expected an nginx location path such as /internal-originals/')
+    .optional(),
   // Separated by ':' like PATH (config.json may hold a JSON array): a path with ':' in it needs the array.
   NOOK_LIBRARY_ROOTS: z
     .union([z.string(), z.array(z.string())])
@@ -91,6 +96,8 @@ export interface Config {
   publicHosts: string[];
   /** The folders (and everything below them) a folder library may be made of; empty allows none. */
   libraryRoots: string[];
+  /** An nginx `internal` location that serves originals by their path (docs/reverse-proxy.md). */
+  accelRedirect: string | undefined;
 }
 
 /** A configuration value that cannot be used; its message is one line naming the key. */
@@ -153,5 +160,6 @@ function toConfig(raw: RawConfig): Config {
     },
     publicHosts: raw.NOOK_PUBLIC_ORIGIN.filter((name): name is string => name !== null),
     libraryRoots: [...new Set(raw.NOOK_LIBRARY_ROOTS.map((root) => path.resolve(root)))],
+    accelRedirect: raw.NOOK_ACCEL_REDIRECT,
   };
 }
