@@ -135,15 +135,27 @@ function byteRanges(
 }
 
 /**
+ * Where nginx finds `filePath` under its `internal` location `prefix` (X-Accel-Redirect): each
+ * component percent-encoded, since nginx decodes the URI before it maps it onto `alias /`.
+ */
+export function accelRedirectPath(prefix: string, filePath: string): string {
+  return prefix + filePath.split('/').slice(1).map(encodeURIComponent).join('/');
+}
+
+/**
  * The original as an attachment or inline. Never rendered as a page of ours: nosniff, and HTML or
  * SVG (which can carry scripts) always goes out as a download. `filePath` is the checked real path
- * (resolveOriginalPath); what is sent is read from the descriptor opened and checked here.
+ * (resolveOriginalPath); what is sent is read from the descriptor opened and checked here. With
+ * `accelRedirect` (behind nginx, NOOK_ACCEL_REDIRECT) the answer only names the file: nginx sends it
+ * with sendfile, answering Range and If-Range itself, and refuses a path with a link in it
+ * (`disable_symlinks on`), as openChecked does.
  */
 export async function sendOriginal(
   request: FastifyRequest,
   reply: FastifyReply,
   asset: Asset,
   filePath: string,
+  accelRedirect?: string,
 ): Promise<FastifyReply> {
   const handle = await openChecked(filePath);
   let streaming = false;
@@ -151,13 +163,8 @@ export async function sendOriginal(
     const info = await handle.stat();
     if (!info.isFile()) throw new NookError('NOT_FOUND', 'the original file is no longer on disk');
     const etag = `"${asset.sha256}"`;
-    reply
-      .header('Accept-Ranges', 'bytes')
-      .header('ETag', etag)
-      .header('Last-Modified', info.mtime.toUTCString())
-      .header('Cache-Control', 'private, no-cache')
-      .header('X-Content-Type-Options', 'nosniff');
-    if (isFresh(request, etag)) return reply.code(304).send();
+    reply.header('Cache-Control', 'private, no-cache').header('X-Content-Type-Options', 'nosniff');
+    if (isFresh(request, etag)) return reply.code(304).header('ETag', etag).send();
 
     const scriptable = isScriptable(asset.mime);
     const type = scriptable ? 'application/octet-stream' : asset.mime;
@@ -165,6 +172,13 @@ export async function sendOriginal(
       .header('Content-Type', type)
       .header('Content-Disposition', dispositionOf(asset.name, scriptable ? 'attachment' : 'inline'))
       .header('Content-Security-Policy', originalPolicy(type));
+    // nginx puts its own validators (ETag, Last-Modified) and Accept-Ranges on what it sends.
+    if (accelRedirect)
+      return reply.header('X-Accel-Redirect', accelRedirectPath(accelRedirect, filePath)).send();
+    reply
+      .header('Accept-Ranges', 'bytes')
+      .header('ETag', etag)
+      .header('Last-Modified', info.mtime.toUTCString());
 
     const rangeHeader = request.headers.range;
     const ifRange = request.headers['if-range'];

@@ -60,9 +60,9 @@ const MAX_TICKETS = 200;
 
 export async function assetRoutes(
   app: FastifyInstance,
-  deps: Pick<ServerDeps, 'dataDir' | 'queue' | 'maxUploadBytes'>,
+  deps: Pick<ServerDeps, 'dataDir' | 'queue' | 'maxUploadBytes' | 'accelRedirect'>,
 ) {
-  const { dataDir, queue, maxUploadBytes } = deps;
+  const { dataDir, queue, maxUploadBytes, accelRedirect } = deps;
   const service = (request: FastifyRequest) => new AssetService(request.em, dataDir, queue);
 
   /** Someone else's asset answers exactly like a missing one. */
@@ -158,7 +158,7 @@ export async function assetRoutes(
     { schema: { params: idParams } },
     async (request, reply) => {
       const { asset, assets } = await ownedAsset(request);
-      return sendOriginal(request, reply, asset, await assets.resolveOriginal(asset));
+      return sendOriginal(request, reply, asset, await assets.resolveOriginal(asset), accelRedirect);
     },
   );
 

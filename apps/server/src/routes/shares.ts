@@ -46,9 +46,9 @@ const unlockCookie = (share: Share) => `nook_share_${share.id.slice(0, 8)}`;
 export async function shareRoutes(
   app: FastifyInstance,
   /** `throttle` is the unlocks' own: wrong share passwords must not delay anybody's sign-in. */
-  deps: Pick<ServerDeps, 'dataDir' | 'secret'> & { throttle: LoginThrottle },
+  deps: Pick<ServerDeps, 'dataDir' | 'secret' | 'accelRedirect'> & { throttle: LoginThrottle },
 ) {
-  const { dataDir, secret, throttle } = deps;
+  const { dataDir, secret, throttle, accelRedirect } = deps;
   const config = { public: true };
 
   /** The live share behind the token, refused while its password has not been given in this browser. */
@@ -88,7 +88,7 @@ export async function shareRoutes(
 
   const sendShared = async (request: FastifyRequest, reply: FastifyReply, share: Share, asset: Asset) => {
     if (!share.allowDownload) throw new NookError('FORBIDDEN', 'this link does not allow downloads');
-    return sendOriginal(request, reply, asset, await resolveOriginalPath(dataDir, asset));
+    return sendOriginal(request, reply, asset, await resolveOriginalPath(dataDir, asset), accelRedirect);
   };
 
   /** The asset of an asset share; an album share has no single file. */
