@@ -2,4 +2,5 @@
 export { appRouter, type AppRouter } from './root';
 export { createCallerFactory } from './trpc';
 export type { Context, SessionCookie } from './context';
-export { toAssetDto, toAssetSummary, type AssetDto, type AssetSummary } from './routers/assets';
+export { listInput, toAssetDto, toAssetSummary, type AssetDto, type AssetSummary } from './routers/assets';
+export { toFilters } from './routers/filters';

@@ -18,7 +18,9 @@ function assetUrls(id: string, kind: string, status: string, version: string) {
 
 /**
  * An asset in a grid page (timeline, search): what a tile and the viewer's first frame need. URLs are
- * derived here so clients never build paths.
+ * derived here so clients never build paths. SQLite writes the same item as JSON for the timeline's
+ * hot path (timelineJsonRows in packages/core/src/sql/hot-reads.ts); hot-reads.test.ts holds the two
+ * together.
  */
 export function toAssetSummary(row: AssetSummaryRow) {
   return {
@@ -83,21 +85,24 @@ export type AssetDto = ReturnType<typeof toAssetDto>;
 
 const page = { limit: z.number().int().min(1).max(500).default(100), cursor: z.string().max(200).nullish() };
 
+/** assets.list's input; the server's hot path (apps/server/src/response-memo.ts) reads it too. */
+export const listInput = z.object({
+  ...page,
+  direction: z.enum(['older', 'newer']).default('older'),
+  filters: timelineFilters,
+});
+
 export const assetsRouter = router({
-  list: protectedProcedure
-    .input(
-      z.object({ ...page, direction: z.enum(['older', 'newer']).default('older'), filters: timelineFilters }),
-    )
-    .query(({ ctx, input }) => {
-      const result = ctx.reads.timeline({
-        ownerId: ctx.user.id,
-        limit: input.limit,
-        cursor: input.cursor,
-        direction: input.direction,
-        filters: toFilters(input.filters),
-      });
-      return { items: result.items.map(toAssetSummary), nextCursor: result.nextCursor };
-    }),
+  list: protectedProcedure.input(listInput).query(({ ctx, input }) => {
+    const result = ctx.reads.timeline({
+      ownerId: ctx.user.id,
+      limit: input.limit,
+      cursor: input.cursor,
+      direction: input.direction,
+      filters: toFilters(input.filters),
+    });
+    return { items: result.items.map(toAssetSummary), nextCursor: result.nextCursor };
+  }),
 
   /** Counts per month (UTC) for the timeline's date scrubber. */
   buckets: protectedProcedure
