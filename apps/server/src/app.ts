@@ -67,7 +67,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(fastifyCookie);
   app.addHook('onRequest', limitTrpcBatches);
   app.addHook('onSend', delayRefusals);
-  await app.register(responseMemo, { readDb });
+  await app.register(responseMemo, { readDb, reads });
   await app.register(requestContext, { orm: deps.orm, throttle, readDb });
   await app.register(fastifyMultipart, { throwFileSizeLimit: true });
 

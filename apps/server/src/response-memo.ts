@@ -6,8 +6,9 @@
 // workers, CLI), so an answer kept under the version it was computed at is exact, never stale.
 import { gzipSync } from 'node:zlib';
 import { negotiate } from '@fastify/accept-negotiator';
-import { authStandsUntil, type ReadDb } from '@nook/core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { listInput, toFilters } from '@nook/api';
+import { authStandsUntil, authorize, type Authenticated, type LibraryReads, type ReadDb } from '@nook/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { SESSION_COOKIE } from './request-context';
 
@@ -61,6 +62,49 @@ interface Pending {
   maxAgeMs: number;
 }
 
+/** As tRPC labels its answers, with the gzip a memo hit may carry. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+const JSON_VARY = 'trpc-accept, accept, accept-encoding';
+
+/**
+ * A timeline page computed without tRPC, for `GET /trpc/assets.list?input=…` alone: SQLite writes the
+ * items' JSON (LibraryReads.timelineJson), skipping the row objects, the summaries, JSON.stringify and
+ * tRPC's web Request and Response around them — what every timeline page costs while something
+ * commits (uploads, jobs, a scan) and no memo stands. The same input schema and the same `authorize`
+ * decide; anything unusual (no or bad input, a refusal, a bad cursor, a date SQLite cannot write)
+ * goes on to tRPC, which answers it as always.
+ */
+function timelineAnswer(request: FastifyRequest, reads: LibraryReads): string | null {
+  if (request.headers['trpc-accept'] !== undefined) return null;
+  const query = request.url.indexOf('?');
+  if (request.url.slice(0, query === -1 ? undefined : query) !== '/trpc/assets.list') return null;
+  const params = new URLSearchParams(query === -1 ? '' : request.url.slice(query + 1));
+  const text = params.get('input');
+  if (text === null || [...params.keys()].length !== 1) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const input = listInput.safeParse(raw);
+  if (!input.success) return null;
+  let caller: Authenticated;
+  try {
+    caller = authorize(request.auth, 'read');
+    const page = reads.timelineJson({
+      ownerId: caller.user.id,
+      limit: input.data.limit,
+      cursor: input.data.cursor,
+      direction: input.data.direction,
+      filters: toFilters(input.data.filters),
+    });
+    return page === null ? null : `{"result":{"data":${page}}}`;
+  } catch {
+    return null;
+  }
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     memo: Pending | null;
@@ -95,62 +139,53 @@ function credentialOf(request: FastifyRequest): string | null {
  * Registered before the request context: a hit is answered before any session lookup or
  * EntityManager. A credential revoked since is a commit, so its answers are gone with the version.
  */
-export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb: ReadDb }) => {
-  // Insertion order doubles as recency: a hit moves its entry to the end, the oldest go first.
-  const entries = new Map<string, Entry>();
-  // Characters of text plus bytes of gzip: near enough to the memory held.
-  let totalSize = 0;
-  const forget = (key: string) => {
-    const entry = entries.get(key);
-    if (entry) totalSize -= sizeOf(key, entry);
-    entries.delete(key);
-  };
-  app.decorateRequest('memo', null);
-
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET') return;
-    const maxAgeMs = memoAgeOf(request.url);
-    if (maxAgeMs === null) return;
-    const credential = credentialOf(request);
-    if (credential === null || request.url.length > MAX_URL_CHARS) return;
-    // tRPC answers in another format (streamed JSON lines) when asked by this header.
-    const key = `${credential}\n${request.headers['trpc-accept'] ?? ''}\n${request.url}`;
-    const version = readDb.version();
-    const entry = entries.get(key);
-    const now = Date.now();
-    if (entry && entry.version === version && now - entry.at < entry.maxAgeMs && now < entry.standsUntil) {
+export const responseMemo = fp(
+  async (app: FastifyInstance, { readDb, reads }: { readDb: ReadDb; reads: LibraryReads }) => {
+    // Insertion order doubles as recency: a hit moves its entry to the end, the oldest go first.
+    const entries = new Map<string, Entry>();
+    // Characters of text plus bytes of gzip: near enough to the memory held.
+    let totalSize = 0;
+    const forget = (key: string) => {
+      const entry = entries.get(key);
+      if (entry) totalSize -= sizeOf(key, entry);
       entries.delete(key);
-      entries.set(key, entry);
-      // As tRPC says of every answer (trpc-http.ts): kept here, never in a browser or a proxy.
-      reply
-        .header('content-type', entry.type)
-        .header('vary', entry.vary)
-        .header('cache-control', 'no-store')
-        .header('x-nook-memo', 'hit');
-      if (!acceptsGzip(request)) return reply.send(entry.body);
-      if (!entry.gzipped) {
-        entry.gzipped = gzipSync(entry.body);
-        totalSize += entry.gzipped.length;
-        while (totalSize > MAX_TOTAL_SIZE) forget(entries.keys().next().value!);
-      }
-      return reply.header('content-encoding', 'gzip').send(entry.gzipped);
-    }
-    request.memo = { key, version, maxAgeMs };
-  });
+    };
+    app.decorateRequest('memo', null);
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    const memo = request.memo;
-    if (!memo || !request.auth || !(payload instanceof Response) || payload.status !== 200) return payload;
-    if (reply.hasHeader('set-cookie')) return payload;
-    // tRPC answers with a fetch Response; read once, it is sent as the text it holds.
-    for (const [name, value] of payload.headers) reply.header(name, value);
-    const tRPCVary = payload.headers.get('vary');
-    const vary = tRPCVary ? `${tRPCVary}, accept-encoding` : 'accept-encoding';
-    // As Fastify labels a text body itself, so a hit and a miss carry the same header.
-    const type = `${(payload.headers.get('content-type') ?? 'application/json').split(';')[0]}; charset=utf-8`;
-    reply.header('content-type', type).header('vary', vary);
-    const body = await payload.text();
-    if (body.length <= MAX_BODY_CHARS) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.method !== 'GET') return;
+      const maxAgeMs = memoAgeOf(request.url);
+      if (maxAgeMs === null) return;
+      const credential = credentialOf(request);
+      if (credential === null || request.url.length > MAX_URL_CHARS) return;
+      // tRPC answers in another format (streamed JSON lines) when asked by this header.
+      const key = `${credential}\n${request.headers['trpc-accept'] ?? ''}\n${request.url}`;
+      const version = readDb.version();
+      const entry = entries.get(key);
+      const now = Date.now();
+      if (entry && entry.version === version && now - entry.at < entry.maxAgeMs && now < entry.standsUntil) {
+        entries.delete(key);
+        entries.set(key, entry);
+        // As tRPC says of every answer (trpc-http.ts): kept here, never in a browser or a proxy.
+        reply
+          .header('content-type', entry.type)
+          .header('vary', entry.vary)
+          .header('cache-control', 'no-store')
+          .header('x-nook-memo', 'hit');
+        if (!acceptsGzip(request)) return reply.send(entry.body);
+        if (!entry.gzipped) {
+          entry.gzipped = gzipSync(entry.body);
+          totalSize += entry.gzipped.length;
+          while (totalSize > MAX_TOTAL_SIZE) forget(entries.keys().next().value!);
+        }
+        return reply.header('content-encoding', 'gzip').send(entry.gzipped);
+      }
+      request.memo = { key, version, maxAgeMs };
+    });
+
+    /** Keeps an answer under the data version it was computed at. */
+    const keep = (memo: Pending, auth: Authenticated, type: string, vary: string, body: string) => {
+      if (body.length > MAX_BODY_CHARS) return;
       forget(memo.key);
       while (
         entries.size > 0 &&
@@ -162,12 +197,42 @@ export const responseMemo = fp(async (app: FastifyInstance, { readDb }: { readDb
         version: memo.version,
         at: Date.now(),
         maxAgeMs: memo.maxAgeMs,
-        standsUntil: authStandsUntil(request.auth),
+        standsUntil: authStandsUntil(auth),
         type,
         vary,
         body,
       });
-    }
-    return body;
-  });
-});
+    };
+
+    // After the request context's hooks (onRequest), so the caller is known.
+    app.addHook('preHandler', async (request, reply: FastifyReply) => {
+      const memo = request.memo;
+      if (!memo || !request.auth) return;
+      const body = timelineAnswer(request, reads);
+      if (body === null) return;
+      request.memo = null;
+      keep(memo, request.auth, JSON_TYPE, JSON_VARY, body);
+      return reply
+        .header('content-type', JSON_TYPE)
+        .header('vary', JSON_VARY)
+        .header('cache-control', 'no-store')
+        .send(body);
+    });
+
+    app.addHook('onSend', async (request, reply, payload) => {
+      const memo = request.memo;
+      if (!memo || !request.auth || !(payload instanceof Response) || payload.status !== 200) return payload;
+      if (reply.hasHeader('set-cookie')) return payload;
+      // tRPC answers with a fetch Response; read once, it is sent as the text it holds.
+      for (const [name, value] of payload.headers) reply.header(name, value);
+      const tRPCVary = payload.headers.get('vary');
+      const vary = tRPCVary ? `${tRPCVary}, accept-encoding` : 'accept-encoding';
+      // As Fastify labels a text body itself, so a hit and a miss carry the same header.
+      const type = `${(payload.headers.get('content-type') ?? 'application/json').split(';')[0]}; charset=utf-8`;
+      reply.header('content-type', type).header('vary', vary);
+      const body = await payload.text();
+      keep(memo, request.auth, type, vary, body);
+      return body;
+    });
+  },
+);

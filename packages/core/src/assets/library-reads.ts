@@ -6,6 +6,7 @@ import {
   monthCounts,
   rankedMatches,
   recentMatches,
+  timelineJsonRows,
   timelineRows,
   type AssetSummaryRow,
   cameraCounts,
@@ -111,6 +112,26 @@ export class LibraryReads {
     const page = rows.slice(0, limit);
     const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!) : null;
     return { items: direction === 'older' ? page : page.reverse(), nextCursor };
+  }
+
+  /**
+   * The same page as `timeline`, as the JSON text of the API's answer (`{"items":[…],"nextCursor":…}`),
+   * written by SQLite (see timelineJsonRows); null when a row needs the ordinary path.
+   */
+  timelineJson({ ownerId, limit, cursor, direction = 'older', filters = {} }: TimelineQuery): string | null {
+    const rows = timelineJsonRows(
+      this.db,
+      ownerId,
+      filters,
+      direction,
+      cursor ? decodeCursor(cursor) : null,
+      limit + 1,
+    );
+    const page = rows.slice(0, limit);
+    if (page.some((row) => row.json === null)) return null;
+    const nextCursor = rows.length > limit ? encodeCursor(page[page.length - 1]!) : null;
+    if (direction === 'newer') page.reverse();
+    return `{"items":[${page.map((row) => row.json).join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`;
   }
 
   /**
