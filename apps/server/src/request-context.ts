@@ -12,9 +12,9 @@ import {
   type MikroORM,
   type ReadDb,
 } from '@nook/core';
-import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { refuseTrpcCall } from './trpc-http';
 
 export const SESSION_COOKIE = 'nook_session';
 
@@ -81,9 +81,8 @@ function isSameOrigin(request: FastifyRequest): boolean {
 }
 
 /**
- * Refuses the caller before any route runs. A /trpc call is answered as tRPC answers its own errors
- * (one per call of a batch, with the code and HTTP status in `data`), so a tRPC client can tell a
- * refused token from a server it cannot reach; elsewhere, Nook's `{ error, message }`.
+ * Refuses the caller before any route runs: a /trpc call as a tRPC error, so a tRPC client can tell
+ * a refused token from a server it cannot reach; elsewhere, Nook's `{ error, message }`.
  */
 function refuse(
   request: FastifyRequest,
@@ -92,13 +91,7 @@ function refuse(
   message: string,
 ): FastifyReply {
   if (request.routeOptions.url !== '/trpc/:path') throw new NookError(code, message);
-  const httpStatus = code === 'UNAUTHORIZED' ? 401 : 403;
-  const paths = (request.params as { path: string }).path.split(',');
-  const answers = paths.map((path) => ({
-    error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus, path } },
-  }));
-  const batch = (request.query as { batch?: string }).batch === '1';
-  return reply.code(httpStatus).send(batch ? answers : answers[0]);
+  return refuseTrpcCall(request, reply, code, message);
 }
 
 export const requestContext = fp(

@@ -2,6 +2,7 @@
 // every answer needs.
 import { NookError } from '@nook/core';
 import type { TRPCError } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** A dashboard page asks a handful of questions at once; more in one request is someone's tool. */
@@ -28,17 +29,44 @@ function proceduresOf(request: FastifyRequest): string[] | null {
   }
 }
 
+const httpStatusOf = { BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403 } as const;
+
+/**
+ * Answers a /trpc request refused before tRPC runs as tRPC answers its own errors (one per call of a
+ * batch, with the code and HTTP status in `data`), so a tRPC client (nook, the dashboard) can read
+ * the refusal instead of seeing an answer it cannot parse.
+ */
+export function refuseTrpcCall(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: keyof typeof httpStatusOf,
+  message: string,
+): FastifyReply {
+  const httpStatus = httpStatusOf[code];
+  const paths = (request.params as { path: string }).path.split(',');
+  const answers = paths.map((path) => ({
+    error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus, path } },
+  }));
+  const batch = (request.query as { batch?: string }).batch === '1';
+  return reply.code(httpStatus).send(batch ? answers : answers[0]);
+}
+
 /**
  * Refuses oversized batches and batched `auth.*` calls before anything else runs: no session
  * lookup, no body read.
  */
-export async function limitTrpcBatches(request: FastifyRequest): Promise<void> {
+export async function limitTrpcBatches(
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
   const procedures = proceduresOf(request);
   if (!procedures || procedures.length < 2) return;
   if (procedures.length > MAX_BATCH_CALLS)
-    throw new NookError('BAD_REQUEST', `a batch may hold at most ${MAX_BATCH_CALLS} calls`);
+    return refuseTrpcCall(request, reply, 'BAD_REQUEST', `a batch may hold at most ${MAX_BATCH_CALLS} calls`);
   if (procedures.some(isCredentialCall))
-    throw new NookError(
+    return refuseTrpcCall(
+      request,
+      reply,
       'BAD_REQUEST',
       'auth procedures cannot be batched; send each in a request of its own',
     );
