@@ -19,6 +19,8 @@ export interface IphoneHeicOptions {
   mirror?: 0 | 1;
   /** Written as a colr 'prof' box, as iPhones tag Display P3. */
   icc?: Buffer;
+  /** The nclx box's matrix code (H.273) when there is no ICC profile; the tiles are BT.601 (6) whatever it says. */
+  matrix?: number;
 }
 
 export async function iphoneHeic(source: Buffer, target: string, options: IphoneHeicOptions = {}) {
@@ -222,7 +224,7 @@ function mux(input: {
   property(
     options.icc
       ? box('colr', Buffer.from('prof'), options.icc)
-      : box('colr', Buffer.from('nclx'), u16(1, 13, 6), Buffer.from([0x80])),
+      : box('colr', Buffer.from('nclx'), u16(1, 13, options.matrix ?? 6), Buffer.from([0x80])),
   );
   property(fullBox('pixi', 0, 0, Buffer.from([3, 8, 8, 8])));
   const rotateIndex = options.rotate ? property(box('irot', Buffer.from([options.rotate]))) : 0;

@@ -154,8 +154,8 @@ export async function withHeifAsJpeg<T>(
   }
 }
 
-/** ffmpeg's names for the H.273 matrix codes a still picture uses. */
-const MATRICES: Record<number, string> = { 1: 'bt709', 5: 'bt601', 6: 'bt601', 9: 'bt2020' };
+/** ffmpeg's names for the H.273 matrix codes readHeifStructure lets through (2: unspecified). */
+const MATRICES: Record<number, string> = { 1: 'bt709', 2: 'bt601', 5: 'bt601', 6: 'bt601', 9: 'bt2020' };
 
 export interface HeifFrame {
   /** Packed 8-bit RGB, transforms applied, at most `longSide` on its long side. */
@@ -181,8 +181,7 @@ export async function decodeHeifPicture(
   signal?: AbortSignal,
 ): Promise<HeifFrame> {
   const { nclx } = picture.colour;
-  const matrix = nclx ? MATRICES[nclx.matrix] : 'bt601';
-  if (!matrix) throw unsupported(`colour matrix ${nclx!.matrix}`);
+  const matrix = MATRICES[nclx?.matrix ?? 6] ?? 'bt601';
   const data = await Promise.all(picture.tiles.map((tile) => readExtents(file, tile.extents)));
   const stream = annexB(picture.tiles, data);
 
@@ -239,10 +238,6 @@ export async function decodeHeifPicture(
     });
   }
   return { rgb: stdout, width: outWidth, height: outHeight, icc: picture.colour.icc };
-}
-
-function unsupported(detail: string): MediaError {
-  return new MediaError(`HEIF image is corrupt or unsupported (${detail})`, { permanent: true });
 }
 
 /**

@@ -70,6 +70,15 @@ describe('readHeifStructure', () => {
     });
   });
 
+  it('leaves colour matrices other than BT.601, BT.709 and BT.2020 to libheif', async () => {
+    const file = path.join(dir, 'identity.heic');
+    await iphoneHeic(await photo(256, 128), file, { matrix: 0, thumbnail: 0 });
+    expect(await readHeifStructure(file)).toMatchObject({
+      picture: undefined,
+      unsupported: 'colour matrix 0',
+    });
+  });
+
   it('refuses a file that is not HEIF', async () => {
     const file = path.join(dir, 'not.heic');
     await sharp(await photo(64, 64)).toFile(file.replace('.heic', '.jpg'));

@@ -337,6 +337,10 @@ function parseMeta(buffer: Buffer, meta: Box): HeifStructure {
       }
     }
   }
+  // Unspecified (2) reads as BT.601 in libheif too; identity (RGB) and rarer matrices are left to it.
+  if (colour.nclx && ![1, 2, 5, 6, 9].includes(colour.nclx.matrix)) {
+    return result(undefined, `colour matrix ${colour.nclx.matrix}`);
+  }
   return result({ ...picture, transforms, colour });
 }
 
