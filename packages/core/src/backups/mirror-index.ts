@@ -1,7 +1,7 @@
 // The target's own record of what it holds (path → size and hash), written atomically after each run.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from './copy';
+import { syncDirectories, writeFileAtomic } from './copy';
 import { BACKUP_FORMAT, TargetError, targetLayout } from './target';
 
 export interface IndexEntry {
@@ -9,6 +9,11 @@ export interface IndexEntry {
   sha256: string;
   /** Since when the file has been gone from Nook (only tracked when deletions are propagated). */
   goneSince?: string;
+  /**
+   * When verify found this copy damaged or missing. A run does not re-read copies it believes intact
+   * (it checks their size only), so this is how bit rot it cannot see gets a fresh copy.
+   */
+  damaged?: string;
 }
 
 export type MirrorIndex = Map<string, IndexEntry>;
@@ -52,4 +57,25 @@ export async function writeIndex(targetDir: string, index: MirrorIndex): Promise
     JSON.stringify(data),
     path.join(targetDir, targetLayout.partial),
   );
+}
+
+/**
+ * Marks copies verify found damaged or missing, so the next backup run copies them again. The caller
+ * holds the target's lock.
+ */
+export async function markDamaged(targetDir: string, rels: string[], at: Date): Promise<void> {
+  if (rels.length === 0) return;
+  const index = await readIndex(targetDir);
+  for (const rel of rels) {
+    const entry = index.get(rel);
+    if (entry) entry.damaged ??= at.toISOString();
+  }
+  const partial = path.join(targetDir, targetLayout.partial);
+  await mkdir(partial, { recursive: true });
+  try {
+    await writeIndex(targetDir, index);
+    await syncDirectories([targetDir]);
+  } finally {
+    await rm(partial, { recursive: true, force: true });
+  }
 }

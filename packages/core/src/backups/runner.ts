@@ -14,9 +14,17 @@ import {
   type BackupRunKind,
 } from './backup-run.entity';
 import { BackupSchedule } from './backup-schedule.entity';
-import { FileCopyError, Throttle, copyVerified, syncDirectories, syncFiles, writeFileAtomic } from './copy';
+import {
+  COPY_BUFFER_SIZE,
+  FileCopyError,
+  Throttle,
+  copyToTemp,
+  syncFiles,
+  writeFileAtomic,
+  type CopiedTemp,
+} from './copy';
 import { readSnapshotListing, type Manifest, type ManifestAsset, type ManifestLibrary } from './manifest';
-import { readIndex, writeIndex, type MirrorIndex } from './mirror-index';
+import { markDamaged, readIndex, writeIndex, type MirrorIndex } from './mirror-index';
 import {
   BACKUP_FORMAT,
   TargetError,
@@ -30,8 +38,18 @@ import {
 } from './target';
 import { verifyTarget } from './verify';
 
-/** Files copied at once: enough to hide per-file latency of small photos, few enough for a Pi. */
-const COPY_CONCURRENCY = 4;
+/**
+ * Files copied at once: more than libuv's four threads, so they never wait for JavaScript to hand
+ * them the next file while it hashes what was read back; each holds a 1 MiB buffer.
+ */
+const COPY_CONCURRENCY = 8;
+/** Copies made durable with one sync and then renamed, whichever limit comes first. */
+const BATCH_FILES = 2000;
+const BATCH_BYTES = 256 * 1024 * 1024;
+/** Also bounds what a killed run loses, and how long progress stands still. */
+const BATCH_MS = 1000;
+const RENAME_CONCURRENCY = 8;
+const STAT_CONCURRENCY = 16;
 /** How often a running run writes its progress to the database. */
 const PROGRESS_INTERVAL_MS = 1000;
 
@@ -86,7 +104,10 @@ export class BackupRunner {
     return this.finish(run, progress);
   }
 
-  /** Re-hashes `samplePercent` of the schedule's backup and records what no longer matches. */
+  /**
+   * Re-hashes `samplePercent` of the schedule's backup and records what no longer matches; those
+   * copies are marked in the index, so the next backup run copies them again.
+   */
   async verify(scheduleId: string, samplePercent: number, options: RunOptions = {}): Promise<BackupRun> {
     const { schedule, run } = await this.begin(scheduleId, 'verify', options.trigger ?? 'manual');
     const progress = new ProgressReporter(this.em, run, options.onProgress);
@@ -106,6 +127,11 @@ export class BackupRunner {
               current,
             }),
         });
+        await markDamaged(
+          schedule.targetDir,
+          report.problems.map((problem) => problem.path),
+          run.startedAt,
+        );
         run.filesChecked = report.checked;
         run.filesCorrupt = report.problems.length;
         run.errors = report.problems.slice(0, MAX_RUN_ERRORS);
@@ -210,6 +236,9 @@ export class BackupRunner {
       await mkdir(partial, { recursive: true });
       await this.writeMarker(schedule, partial);
       index = await readIndex(target);
+      const indexed = this.statIndexed(target, index);
+      // Awaited below; a failure before that point must not go unhandled meanwhile.
+      indexed.catch(() => undefined);
 
       progress.update({
         phase: 'snapshot',
@@ -230,7 +259,16 @@ export class BackupRunner {
       const { libraries, assets, files, offline } = this.plan(schedule, listing, index);
       if (schedule.include.derived) files.push(...(await this.planDerived()));
       const wanted = new Set([...files.map((file) => file.rel), ...offline]);
-      const missing = await this.copyAll(files, index, run, progress, partial, touched, options);
+      const missing = await this.copyAll(
+        files,
+        index,
+        await indexed,
+        run,
+        progress,
+        partial,
+        touched,
+        options,
+      );
 
       progress.update({ ...progress.current, phase: 'deleting', current: null });
       await this.applyDeletions(schedule, index, wanted, run, touched);
@@ -241,13 +279,14 @@ export class BackupRunner {
         run.snapshot = name;
         await this.applyRetention(target, schedule.keepSnapshots, index);
       }
-      await syncDirectories(touched);
+      // Every rename and new folder durable before the index lists them.
+      await syncFiles(target, [], touched);
       await writeIndex(target, index);
-      await syncDirectories([target]);
+      await syncFiles(target, [], [target]);
     } catch (error) {
       // What was copied before the failure is kept in the index, so the next run need not hash it again.
       if (index)
-        await syncDirectories(touched)
+        await syncFiles(target, [], touched)
           .then(() => writeIndex(target, index!))
           .catch(() => undefined);
       throw error;
@@ -373,10 +412,15 @@ export class BackupRunner {
     return files;
   }
 
-  /** Copies what is new or changed; a file's own trouble is recorded, the target's stops the run. */
+  /**
+   * Copies what is new or changed; a file's own trouble is recorded, the target's stops the run.
+   * Copies go to `.partial/` and are read back one by one, then made durable together (one syncfs
+   * for a whole batch instead of an fsync each) and only then renamed to their final names.
+   */
   private async copyAll(
     files: PlannedFile[],
     index: MirrorIndex,
+    sizes: Map<string, number | null>,
     run: BackupRun,
     progress: ProgressReporter,
     partial: string,
@@ -392,64 +436,105 @@ export class BackupRunner {
     const errors: BackupFileError[] = [];
     let next = 0;
     let stopped: unknown = null;
-
-    const one = async (file: PlannedFile) => {
-      const destination = path.join(target, ...file.rel.split('/'));
+    const report = (current: string | null) =>
       progress.update({
         phase: 'copying',
         filesDone,
         filesTotal: files.length,
         bytesDone,
         bytesTotal,
-        current: file.rel,
+        current,
       });
-      if (await this.upToDate(file, destination, index)) {
-        run.filesSkipped++;
-        run.bytesSkipped += file.size;
-      } else {
-        try {
-          const copied = await copyVerified(file.source, destination, {
-            partialDir: partial,
-            ...(file.sha256 && { expectedSha256: file.sha256 }),
-            ...(signal && { signal }),
-            ...(throttle && { throttle }),
-          });
-          index.set(file.rel, { size: copied.size, sha256: copied.sha256 });
-          touched.add(path.dirname(destination));
-          run.filesCopied++;
-          run.bytesCopied += copied.size;
-        } catch (error) {
-          if (!(error instanceof FileCopyError)) throw error;
-          run.filesFailed++;
-          missing.push(file.rel);
-          errors.push({ path: file.rel, reason: error.message });
-        }
-      }
+    const done = (file: PlannedFile) => {
       filesDone++;
       bytesDone += file.size;
     };
+    const folders = new FolderMaker(touched);
+    const existing = new ExistingNames();
+
+    let batch: { file: PlannedFile; copied: CopiedTemp; destination: string }[] = [];
+    let batchBytes = 0;
+    let batchStartedAt = 0;
+    let committing: Promise<void> = Promise.resolve();
+    const commitBatch = () => {
+      const taken = batch;
+      batch = [];
+      batchBytes = 0;
+      committing = committing
+        .then(async () => {
+          if (stopped !== null || taken.length === 0) return;
+          await syncFiles(
+            partial,
+            taken.map((item) => item.copied.temp),
+          );
+          await inPool(taken, RENAME_CONCURRENCY, async ({ file, copied, destination }) => {
+            await folders.make(path.dirname(destination));
+            await rename(copied.temp, destination);
+            index.set(file.rel, { size: copied.size, sha256: copied.sha256 });
+            run.filesCopied++;
+            run.bytesCopied += copied.size;
+            done(file);
+          });
+          report(null);
+        })
+        .catch((error: unknown) => {
+          stopped ??= error;
+        });
+    };
+
+    const one = async (file: PlannedFile, buffer: Buffer) => {
+      const destination = path.join(target, ...file.rel.split('/'));
+      report(file.rel);
+      if (await this.upToDate(file, destination, index, sizes, existing)) {
+        run.filesSkipped++;
+        run.bytesSkipped += file.size;
+        done(file);
+        return;
+      }
+      try {
+        const copied = await copyToTemp(file.source, {
+          partialDir: partial,
+          size: file.size,
+          buffer,
+          ...(file.sha256 && { expectedSha256: file.sha256 }),
+          ...(signal && { signal }),
+          ...(throttle && { throttle }),
+        });
+        if (batch.length === 0) batchStartedAt = Date.now();
+        batch.push({ file, copied, destination });
+        batchBytes += copied.size;
+        if (
+          batch.length >= BATCH_FILES ||
+          batchBytes >= BATCH_BYTES ||
+          Date.now() - batchStartedAt >= BATCH_MS
+        )
+          commitBatch();
+      } catch (error) {
+        if (!(error instanceof FileCopyError)) throw error;
+        run.filesFailed++;
+        missing.push(file.rel);
+        errors.push({ path: file.rel, reason: error.message });
+        done(file);
+      }
+    };
 
     const worker = async () => {
+      const buffer = Buffer.allocUnsafe(COPY_BUFFER_SIZE);
       while (stopped === null && next < files.length) {
         const file = files[next++]!;
         try {
           signal?.throwIfAborted();
-          await one(file);
+          await one(file, buffer);
         } catch (error) {
           stopped ??= error;
         }
       }
     };
     await Promise.all(Array.from({ length: COPY_CONCURRENCY }, worker));
+    commitBatch();
+    await committing;
     run.errors = errors.slice(0, MAX_RUN_ERRORS);
-    progress.update({
-      phase: 'copying',
-      filesDone,
-      filesTotal: files.length,
-      bytesDone,
-      bytesTotal,
-      current: null,
-    });
+    report(null);
     if (stopped !== null) {
       if (isTargetWideError(stopped)) throw new TargetError(describeTargetError(stopped, target));
       throw stopped;
@@ -458,20 +543,31 @@ export class BackupRunner {
   }
 
   /**
-   * Unchanged when the index has the same hash and size and the file is still there at that size.
-   * A file at its final name the index does not know (a run killed after the rename) is hashed once.
+   * Unchanged when the index has the same hash and size and the file is still there at that size
+   * (its stat taken before the snapshot, see `statIndexed`); its content is not read again, so a
+   * copy damaged in place at the same size is only found by verify, which makes the next run copy it
+   * anew. A file at its final name the index does not know (a run killed after the rename) is hashed once.
    */
-  private async upToDate(file: PlannedFile, destination: string, index: MirrorIndex): Promise<boolean> {
+  private async upToDate(
+    file: PlannedFile,
+    destination: string,
+    index: MirrorIndex,
+    sizes: Map<string, number | null>,
+    existing: ExistingNames,
+  ): Promise<boolean> {
     const entry = index.get(file.rel);
+    if (entry && !entry.damaged && sizes.has(file.rel)) {
+      if (sizes.get(file.rel) !== file.size) return false;
+      if (entry.size === file.size && (file.sha256 === null || entry.sha256 === file.sha256)) {
+        delete entry.goneSince;
+        return true;
+      }
+    } else if (!(await existing.has(destination))) return false;
     const size = await stat(destination).then(
       (info) => info.size,
       () => null,
     );
     if (size === null || size !== file.size) return false;
-    if (entry && entry.size === file.size && (file.sha256 === null || entry.sha256 === file.sha256)) {
-      delete entry.goneSince;
-      return true;
-    }
     const digest = await hashFile(destination);
     if (file.sha256 !== null && digest.sha256 !== file.sha256) return false;
     if (file.sha256 === null) {
@@ -481,6 +577,20 @@ export class BackupRunner {
     }
     index.set(file.rel, { size: digest.size, sha256: digest.sha256 });
     return true;
+  }
+
+  /**
+   * The size of every mirrored file the index lists (null when it is gone), taken in parallel; started
+   * before the snapshot, so a run with nothing to copy has these stats done by the time it needs them.
+   */
+  private async statIndexed(target: string, index: MirrorIndex): Promise<Map<string, number | null>> {
+    const rels = [...index.keys()].filter((rel) => !rel.startsWith(`${targetLayout.snapshots}/`));
+    const sizes = new Map<string, number | null>();
+    await inPool(rels, STAT_CONCURRENCY, async (rel) => {
+      const info = await stat(path.join(target, ...rel.split('/'))).catch(() => null);
+      sizes.set(rel, info?.isFile() ? info.size : null);
+    });
+    return sizes;
   }
 
   /** Files gone from Nook stay in the backup, unless the schedule says otherwise and the grace is over. */
@@ -537,12 +647,15 @@ export class BackupRunner {
       );
     }
     const entries = await readdir(snapshotTemp);
-    await syncFiles(entries.map((entry) => path.join(snapshotTemp, entry)));
+    await syncFiles(
+      snapshotTemp,
+      entries.map((entry) => path.join(snapshotTemp, entry)),
+      [snapshotTemp],
+    );
     for (const entry of entries) {
       const digest = await hashFile(path.join(snapshotTemp, entry));
       index.set(`${targetLayout.snapshots}/${name}/${entry}`, { size: digest.size, sha256: digest.sha256 });
     }
-    await syncDirectories([snapshotTemp]);
     const snapshots = path.join(target, targetLayout.snapshots);
     await mkdir(snapshots, { recursive: true });
     await rename(snapshotTemp, path.join(snapshots, name));
@@ -574,6 +687,60 @@ export class BackupRunner {
       partial,
     );
   }
+}
+
+/** Creates destination folders once each, noting every folder that gained an entry so it is synced. */
+class FolderMaker {
+  private readonly made = new Map<string, Promise<void>>();
+
+  constructor(private readonly touched: Set<string>) {}
+
+  make(dir: string): Promise<void> {
+    let making = this.made.get(dir);
+    if (!making) {
+      making = mkdir(dir, { recursive: true }).then(
+        (first) => {
+          this.touched.add(dir);
+          // Each folder created is a new entry in its parent, which needs a sync as well.
+          if (first)
+            for (let up = dir; up !== path.dirname(first); up = path.dirname(up))
+              this.touched.add(path.dirname(up));
+        },
+        (error: unknown) => {
+          this.made.delete(dir);
+          throw error;
+        },
+      );
+      this.made.set(dir, making);
+    }
+    return making;
+  }
+}
+
+/** The names in each destination folder, read once per folder: most files a run copies are not there yet. */
+class ExistingNames {
+  private readonly folders = new Map<string, Promise<Set<string>>>();
+
+  async has(file: string): Promise<boolean> {
+    const dir = path.dirname(file);
+    let names = this.folders.get(dir);
+    if (!names) {
+      names = readdir(dir).then(
+        (list) => new Set(list),
+        () => new Set<string>(),
+      );
+      this.folders.set(dir, names);
+    }
+    return (await names).has(path.basename(file));
+  }
+}
+
+async function inPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 /** Keeps the run's progress in the database at most once a second, and tells a listener at once. */
