@@ -130,20 +130,29 @@ class Nook {
   }
 
   /**
-   * Power cut: SIGKILL to Nook's process group and to its PostgreSQL's (its own group, found by the
-   * cluster directory on its command line, whether or not it has written its pid file yet), in one
-   * go; then waits until every process of them is gone.
+   * Power cut: SIGKILL to Nook's process group, then at once to its PostgreSQL's (its own group,
+   * found by the cluster directory on its command line, whether or not it has written its pid file
+   * yet; looked for after Nook is dead, so none can be started after the look); waits until every
+   * process of them is gone.
    */
   async kill(): Promise<void> {
-    const groups = [this.child!.pid!, ...(await postgresGroups(path.join(this.dataDir, 'pg')))];
-    for (const group of groups) {
+    const clusterDir = path.join(this.dataDir, 'pg');
+    const groups = new Set([this.child!.pid!]);
+    const signal = (group: number) => {
       try {
         process.kill(-group, 'SIGKILL');
       } catch {
         // nothing left in it
       }
-    }
-    await eventually(async () => (await living(groups)).length === 0, 15_000);
+    };
+    signal(this.child!.pid!);
+    await eventually(async () => {
+      for (const group of await postgresGroups(clusterDir)) {
+        groups.add(group);
+        signal(group);
+      }
+      return (await living([...groups])).length === 0 && (await postgresGroups(clusterDir)).length === 0;
+    }, 15_000);
   }
 
   /** A clean stop at the end. */
