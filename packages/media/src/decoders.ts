@@ -182,7 +182,17 @@ export async function decodeHeifPicture(
 ): Promise<HeifFrame> {
   const { nclx } = picture.colour;
   const matrix = MATRICES[nclx?.matrix ?? 6] ?? 'bt601';
-  const data = await Promise.all(picture.tiles.map((tile) => readExtents(file, tile.extents)));
+  // One read for all tiles (they lie one after the other in phones' files), then cut apart.
+  const joined = await readExtents(
+    file,
+    picture.tiles.flatMap((tile) => tile.extents),
+  );
+  let at = 0;
+  const data = picture.tiles.map((tile) => {
+    const length = tile.extents.reduce((sum, extent) => sum + extent.length, 0);
+    at += length;
+    return joined.subarray(at - length, at);
+  });
   const stream = annexB(picture.tiles, data);
 
   const scale = Math.min(1, longSide / Math.max(picture.width, picture.height));
