@@ -16,6 +16,7 @@ interface Item {
   takenAt: string;
   status: string;
   camera: { make: string | null; model: string | null };
+  thumbnailUrl: string | null;
 }
 interface Page {
   items: Item[];
@@ -336,6 +337,15 @@ describe('library API', () => {
       'notes.txt',
     );
     expect((await admin.fetch(`/api/assets/${ids['notes.txt']}/original`)).status).toBe(404);
+    // The trash page shows what it holds: the owner still gets its thumbnails, nobody else does,
+    // and the original stays out of reach until it is restored.
+    const trashedPhoto = trash.items.find((item) => item.name === 'birthday.jpg')!;
+    const trashedThumb = await admin.fetch(trashedPhoto.thumbnailUrl!);
+    expect(trashedThumb.status).toBe(200);
+    expect(trashedThumb.headers.get('content-type')).toBe('image/webp');
+    expect((await admin.fetch(`/api/assets/${trashedPhoto.id}/thumbnail?size=preview`)).status).toBe(200);
+    expect((await member.fetch(trashedPhoto.thumbnailUrl!)).status).toBe(404);
+    expect((await admin.fetch(`/api/assets/${trashedPhoto.id}/original`)).status).toBe(404);
 
     expect(await admin.mutate('assets.restore', { ids: [ids['birthday.jpg']] })).toEqual({ restored: 1 });
     expect(await admin.mutate('trash.empty')).toEqual({ purged: 1 });

@@ -8,7 +8,7 @@ import {
   UserService,
   receiveToTemp,
   uploadReservations,
-  type Asset,
+  Asset,
 } from '@nook/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sendArchive } from '../archive';
@@ -166,7 +166,16 @@ export async function assetRoutes(
     '/api/assets/:id/thumbnail',
     { schema: { params: idParams, querystring: variantQuery } },
     async (request, reply) => {
-      const { asset } = await ownedAsset(request);
+      const { user } = requireAuth(request, 'read');
+      // The trash shows what it holds, so a trashed asset keeps its thumbnails until it is emptied;
+      // the original stays out of reach there (restore it first).
+      const asset = await request.em.findOne(Asset, {
+        id: request.params.id,
+        owner: user.id,
+        purgedAt: null,
+        $or: [{ deletedAt: null, offlineAt: null }, { deletedAt: { $ne: null } }],
+      });
+      if (!asset) throw new NookError('NOT_FOUND', 'asset not found');
       return sendDerived(request, reply, asset, dataDir, request.query.size);
     },
   );
