@@ -1,0 +1,223 @@
+// What a newcomer trips over first, in Chromium against a real `nook start`: photos and videos of every
+// shape fit the viewer at common screen sizes, and the trash shows its thumbnails.
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { video } from '../test/media-files';
+import { completeSetup, desktop, shoot, startSession, type E2eSession } from './harness';
+
+/** Width × height of each photo: the shapes cameras and phones make, and a panorama. */
+const photos: Record<string, [number, number]> = {
+  'landscape-4x3.jpg': [2400, 1800],
+  'landscape-16x9.jpg': [1920, 1080],
+  'landscape-3x2.jpg': [3000, 2000],
+  'portrait-3x4.jpg': [1500, 2000],
+  'portrait-9x16.jpg': [1080, 1920],
+  'square.jpg': [1600, 1600],
+  'panorama.jpg': [6000, 1200],
+};
+const portraitVideo = 'portrait-clip.mp4';
+
+const viewports = [
+  { width: 1366, height: 768 },
+  { width: 1440, height: 900 },
+  { width: 1920, height: 1080 },
+  { width: 390, height: 844 },
+];
+
+interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/** The shown media's box, the stage's and the window's, once the media has loaded. */
+async function measure(page: Page): Promise<{
+  name: string;
+  kind: 'img' | 'video';
+  media: Box;
+  stage: Box;
+  window: Box;
+  natural: { width: number; height: number };
+}> {
+  const viewer = page.locator('[role="dialog"][aria-modal="true"]');
+  const media = viewer.locator('.stage img, .stage video').first();
+  await media.waitFor();
+  // The root tsconfig has no DOM types (test/ relies on Node's fetch types), so the page's objects
+  // are described by the few properties read here.
+  type Rect = Box;
+  type Media = {
+    tagName: string;
+    readyState?: number;
+    videoWidth?: number;
+    videoHeight?: number;
+    complete?: boolean;
+    naturalWidth?: number;
+    naturalHeight?: number;
+    getBoundingClientRect(): Rect;
+    closest(selector: string): Media | null;
+    getAttribute(name: string): string | null;
+  };
+  await expect
+    .poll(() =>
+      media.evaluate((node) => {
+        const element = node as unknown as Media;
+        return element.tagName === 'VIDEO'
+          ? element.readyState! >= 1 && element.videoWidth! > 0
+          : element.complete! && element.naturalWidth! > 0;
+      }),
+    )
+    .toBe(true);
+  return media.evaluate((node) => {
+    const element = node as unknown as Media;
+    const { innerWidth, innerHeight } = globalThis as unknown as { innerWidth: number; innerHeight: number };
+    const box = (rect: Rect) => ({ left: rect.left, top: rect.top, right: rect.right, bottom: rect.bottom });
+    const isVideo = element.tagName === 'VIDEO';
+    return {
+      name: element.closest('[role="dialog"]')!.getAttribute('aria-label')!,
+      kind: isVideo ? ('video' as const) : ('img' as const),
+      media: box(element.getBoundingClientRect()),
+      stage: box(element.closest('.stage')!.getBoundingClientRect()),
+      window: { left: 0, top: 0, right: innerWidth, bottom: innerHeight },
+      natural: isVideo
+        ? { width: element.videoWidth!, height: element.videoHeight! }
+        : { width: element.naturalWidth!, height: element.naturalHeight! },
+    };
+  });
+}
+
+function inside(inner: Box, outer: Box): boolean {
+  // Half a pixel for subpixel layout.
+  return (
+    inner.left >= outer.left - 0.5 &&
+    inner.top >= outer.top - 0.5 &&
+    inner.right <= outer.right + 0.5 &&
+    inner.bottom <= outer.bottom + 0.5
+  );
+}
+
+describe('dashboard basics', () => {
+  let session: E2eSession;
+  let page: Page;
+  let url: string;
+
+  beforeAll(async () => {
+    session = await startSession();
+    ({ page } = session);
+    url = session.nook.url;
+    await completeSetup(page, url);
+  });
+
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  it('fits every photo and video inside the viewer at desktop and phone sizes, controls on screen', async () => {
+    const files: string[] = [];
+    for (const [name, [width, height]] of Object.entries(photos)) {
+      const file = path.join(session.filesDir, name);
+      // Two colours, so a crop or a stretch shows on the screenshots.
+      await sharp({ create: { width, height, channels: 3, background: '#3a7bd5' } })
+        .composite([
+          {
+            input: await sharp({
+              create: { width: Math.round(width / 2), height, channels: 3, background: '#e8a23a' },
+            })
+              .png()
+              .toBuffer(),
+            left: 0,
+            top: 0,
+          },
+        ])
+        .jpeg({ quality: 85 })
+        .toFile(file);
+      files.push(file);
+    }
+    const clip = path.join(session.filesDir, portraitVideo);
+    await video(clip, { codec: 'h264', width: 720, height: 1280, seconds: 2 });
+    files.push(clip);
+
+    await page.locator('input[type="file"]').first().setInputFiles(files);
+    await expect
+      .poll(() => page.locator('[data-asset-id][data-status="ready"]').count(), { timeout: 90_000 })
+      .toBe(files.length);
+
+    await page.getByRole('button', { name: 'Dismiss uploads' }).click();
+    const names = [...Object.keys(photos), portraitVideo];
+    for (const viewport of viewports) {
+      await page.setViewportSize(viewport);
+      // From the grid's first tile to its last, whatever order it shows them in.
+      await page.locator('[data-asset-id]').first().click();
+      const viewer = page.locator('[role="dialog"][aria-modal="true"]');
+      await viewer.waitFor();
+      const seen = new Set<string>();
+      for (let step = 0; step < names.length; step++) {
+        const shown = await measure(page);
+        seen.add(shown.name);
+        const where = `${shown.name} at ${viewport.width}×${viewport.height}: ${JSON.stringify(shown)}`;
+        expect(inside(shown.media, shown.stage), where).toBe(true);
+        expect(inside(shown.media, shown.window), where).toBe(true);
+        if (shown.kind === 'img') {
+          // Fitted, not shrunk for nothing: it fills the stage's width or height, or is shown whole.
+          const width = shown.media.right - shown.media.left;
+          const height = shown.media.bottom - shown.media.top;
+          const stageWidth = shown.stage.right - shown.stage.left;
+          const stageHeight = shown.stage.bottom - shown.stage.top;
+          const fills = width >= stageWidth - 1 || height >= stageHeight - 1;
+          const whole = width >= shown.natural.width - 1 && height >= shown.natural.height - 1;
+          expect(fills || whole, where).toBe(true);
+          // Not stretched: the box keeps the picture's shape.
+          expect(Math.abs(width / height - shown.natural.width / shown.natural.height), where).toBeLessThan(
+            0.02,
+          );
+        } else {
+          // The browser draws a video's controls along the bottom of its box.
+          expect(shown.media.bottom, where).toBeLessThanOrEqual(viewport.height);
+          expect(
+            await viewer
+              .locator('video')
+              .evaluate((element) => (element as unknown as { controls: boolean }).controls),
+          ).toBe(true);
+        }
+        if (/portrait-9x16|panorama|clip/.test(shown.name))
+          await shoot(
+            page,
+            `basics-viewer-${viewport.width}x${viewport.height}-${shown.name.replace(/\..*/, '')}`,
+            {
+              viewport,
+            },
+          );
+        await page.keyboard.press('ArrowRight');
+        if (step < names.length - 1)
+          await page
+            .locator(`[role="dialog"][aria-modal="true"]:not([aria-label="${shown.name}"])`)
+            .waitFor();
+      }
+      expect([...seen].sort()).toEqual([...names].sort());
+      await viewer.getByRole('button', { name: 'Close' }).click();
+      await viewer.waitFor({ state: 'detached' });
+    }
+    await page.setViewportSize(desktop);
+  });
+
+  it('shows the thumbnails of what is in the trash', async () => {
+    await page.locator('[data-asset-id]:has(img[alt="panorama.jpg"])').click();
+    const viewer = page.getByRole('dialog', { name: 'panorama.jpg' });
+    await viewer.getByRole('button', { name: 'Move to trash' }).click();
+    await page.goto(`${url}/trash`);
+    const tile = page.locator('li[data-item-id]', { hasText: 'panorama.jpg' });
+    await tile.waitFor();
+    const image = tile.locator('img');
+    await expect
+      .poll(
+        () => image.evaluate((element) => (element as unknown as { naturalWidth: number }).naturalWidth),
+        {
+          timeout: 15_000,
+        },
+      )
+      .toBeGreaterThan(0);
+    await shoot(page, 'basics-trash-desktop');
+  });
+});
