@@ -110,6 +110,8 @@ async function makeInputs(): Promise<Record<string, string>> {
   // Phones record a keyframe about every second; encoders left alone make one for the whole clip.
   const clip = { seconds: 6, blackSeconds: 1 };
   await video(file('1080p.mp4'), { codec: 'h264', width: 1920, height: 1080, ...clip, keyframeSeconds: 1 });
+  // What an iPhone records by default.
+  await video(file('1080p.mov'), { codec: 'hevc', width: 1920, height: 1080, ...clip, keyframeSeconds: 1 });
   await video(file('4k.mov'), { codec: 'hevc', width: 3840, height: 2160, ...clip, keyframeSeconds: 1 });
   await video(file('4k-one-keyframe.mov'), { codec: 'hevc', width: 3840, height: 2160, ...clip });
   const sizes: Record<string, string> = {};
@@ -120,6 +122,7 @@ async function makeInputs(): Promise<Record<string, string>> {
     'heif-enc-12mp.heic',
     '24mp.dng',
     '1080p.mp4',
+    '1080p.mov',
     '4k.mov',
     '4k-one-keyframe.mov',
   ]) {
@@ -264,7 +267,7 @@ for (const oneCore of [true, false]) {
   }
   rows.push(await measure('HEIC via heic-decode (WASM)', 'iphone-12mp.heic', 'heic-wasm', oneCore));
   rows.push(await measure('Nook thumbnails (RAW preview)', '24mp.dng', 'nook', oneCore));
-  for (const input of ['1080p.mp4', '4k.mov', '4k-one-keyframe.mov']) {
+  for (const input of ['1080p.mp4', '1080p.mov', '4k.mov', '4k-one-keyframe.mov']) {
     rows.push(await measure('Nook video poster', input, 'poster', oneCore));
     rows.push(await measure('poster, exact seek (before)', input, 'poster-accurate', oneCore));
   }
