@@ -1,11 +1,12 @@
 // What a newcomer trips over first, in Chromium against a real `nook start`: photos and videos of every
-// shape fit the viewer at common screen sizes, and the trash shows its thumbnails.
+// shape fit the viewer at common screen sizes, the trash shows its thumbnails, and an unknown address
+// or a stopped server leads to Nook's own pages with a way on.
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { video } from '../test/media-files';
-import { completeSetup, desktop, shoot, startSession, type E2eSession } from './harness';
+import { completeSetup, desktop, phone, shoot, startSession, type E2eSession } from './harness';
 
 /** Width × height of each photo: the shapes cameras and phones make, and a panorama. */
 const photos: Record<string, [number, number]> = {
@@ -219,5 +220,45 @@ describe('dashboard basics', () => {
       )
       .toBeGreaterThan(0);
     await shoot(page, 'basics-trash-desktop');
+  });
+
+  it("shows Nook's own page with navigation for an address that leads nowhere", async () => {
+    await page.goto(`${url}/no/such/page`);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    await page.getByText('There is nothing at /no/such/page').waitFor();
+    await shoot(page, 'basics-not-found-desktop');
+    await shoot(page, 'basics-not-found-dark', { dark: true });
+    await shoot(page, 'basics-not-found-phone', { viewport: phone });
+    await page.setViewportSize(desktop);
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page
+      .getByRole('navigation', { name: 'Where to go' })
+      .getByRole('link', { name: 'Library' })
+      .click();
+    await page.getByRole('heading', { name: 'Library', exact: true }).waitFor();
+  });
+
+  // Last: it stops the server.
+  it('says what went wrong while the server is down: the viewer offers to try again, a new page says Nook is unreachable', async () => {
+    await page.locator('[data-asset-id]:has(img[alt="square.jpg"])').click();
+    const viewer = page.getByRole('dialog', { name: 'square.jpg' });
+    await viewer.locator('img').waitFor();
+    await session.nook.stop();
+    // The original was never fetched, so nothing cached stands in for it.
+    await viewer.getByRole('button', { name: 'Show the original' }).click();
+    await viewer.getByRole('alert').getByText("Couldn't load this photo").waitFor();
+    expect(await viewer.locator('img').count()).toBe(0);
+    await shoot(page, 'basics-viewer-offline-desktop');
+    await viewer.getByRole('button', { name: 'Close' }).click();
+
+    await page.getByRole('link', { name: 'Duplicates' }).click();
+    await page.getByRole('heading', { name: "Couldn't reach Nook" }).waitFor();
+    await page.getByRole('button', { name: 'Try again' }).waitFor();
+    await page
+      .getByRole('navigation', { name: 'Where to go' })
+      .getByRole('link', { name: 'Library' })
+      .waitFor();
+    await shoot(page, 'basics-offline-desktop');
+    await shoot(page, 'basics-offline-phone', { viewport: phone });
   });
 });
