@@ -1,6 +1,6 @@
 // The tus data store: @tus/file-store under <data>/tmp/tus, plus the checksum extension and a running SHA-256.
 import { createHash, type Hash } from 'node:crypto';
-import { readFile, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { open, readFile, readdir, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
@@ -84,10 +84,11 @@ export class NookUploadStore extends FileStore {
    */
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
     const expected = this.expectedChecksum();
+    const { size } = await this.getUpload(id);
     // An upload of announced length was counted whole at creation; one of deferred length is
     // counted by what it has written, so each of its chunks must find room as it arrives.
     const quota = this.quota();
-    const metered = quota && (await this.getUpload(id)).size === undefined ? quota : undefined;
+    const metered = quota && size === undefined ? quota : undefined;
     let refused: unknown;
     let running = this.running.get(id);
     if (running?.offset !== offset)
@@ -128,7 +129,21 @@ export class NookUploadStore extends FileStore {
     }
     if (running && newOffset === offset + received)
       this.running.set(id, { hash: running.hash, offset: newOffset });
+    // Once a client hears that the last byte arrived, a power cut must not take it back: the bytes
+    // reach the disk before the request that completes the upload is answered. Chunks before the
+    // last need not: after a crash HEAD reports what the file holds and the client resumes there.
+    if (size !== undefined && newOffset === size) await this.flush(id);
     return newOffset;
+  }
+
+  /** fdatasync of the upload's bytes. */
+  protected async flush(id: string): Promise<void> {
+    const handle = await open(this.resolvePath(id), 'r');
+    try {
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
   }
 
   /** The finished upload's SHA-256 when every byte passed through this process in order, else null. */
