@@ -1,12 +1,23 @@
 // What a newcomer trips over first, in Chromium against a real `nook start`: photos and videos of every
 // shape fit the viewer at common screen sizes, the trash shows its thumbnails, and an unknown address
 // or a stopped server leads to Nook's own pages with a way on.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { video } from '../test/media-files';
-import { completeSetup, desktop, phone, shoot, startSession, type E2eSession } from './harness';
+import {
+  admin,
+  completeSetup,
+  desktop,
+  phone,
+  shoot,
+  signIn,
+  startSession,
+  type E2eSession,
+} from './harness';
 
 /** Width × height of each photo: the shapes cameras and phones make, and a panorama. */
 const photos: Record<string, [number, number]> = {
@@ -238,6 +249,104 @@ describe('dashboard basics', () => {
     await page.getByRole('heading', { name: 'Library', exact: true }).waitFor();
   });
 
+  it('can be installed as an app: manifest, icons, service worker, share target; thumbnails kept for the person signed in', async () => {
+    const manifestResponse = await fetch(`${url}/manifest.webmanifest`);
+    expect(manifestResponse.status).toBe(200);
+    expect(manifestResponse.headers.get('content-type')).toMatch(/manifest\+json|json/);
+    const manifest = (await manifestResponse.json()) as {
+      name: string;
+      icons: { src: string; sizes: string; purpose: string }[];
+      share_target: { action: string; method: string };
+    };
+    expect(manifest.name).toBe('Nook');
+    expect(manifest.share_target).toMatchObject({ action: '/share-target', method: 'POST' });
+    for (const [size, purpose] of [
+      [192, 'any'],
+      [512, 'any'],
+      [512, 'maskable'],
+    ] as const) {
+      const icon = manifest.icons.find(
+        (entry) => entry.sizes === `${size}x${size}` && entry.purpose === purpose,
+      )!;
+      const response = await fetch(`${url}${icon.src}`);
+      expect(response.headers.get('content-type')).toBe('image/png');
+      expect(await sharp(Buffer.from(await response.arrayBuffer())).metadata()).toMatchObject({
+        format: 'png',
+        width: size,
+        height: size,
+      });
+    }
+
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Library', exact: true }).waitFor();
+    await page.waitForFunction(
+      'navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)',
+    );
+    // Chromium never offers to install from an incognito profile, which Playwright's contexts are.
+    const profile = await mkdtemp(path.join(tmpdir(), 'nook-e2e-profile-'));
+    const installable = await chromium.launchPersistentContext(profile, {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+      viewport: desktop,
+    });
+    try {
+      const app = installable.pages()[0] ?? (await installable.newPage());
+      await signIn(app, url, admin.username, admin.password);
+      await app.waitForFunction('navigator.serviceWorker.ready.then(() => true)');
+      const cdp = await installable.newCDPSession(app);
+      const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as {
+        installabilityErrors: { errorId: string }[];
+      };
+      expect(installabilityErrors).toEqual([]);
+      const { errors } = (await cdp.send('Page.getAppManifest')) as { errors: { message: string }[] };
+      expect(errors).toEqual([]);
+    } finally {
+      await installable.close();
+      await rm(profile, { recursive: true, force: true });
+    }
+
+    // Controlled now: the thumbnails the grid shows are kept, under the signed-in person's id.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Library', exact: true }).waitFor();
+    const kept = () =>
+      page.evaluate(`caches.has('nook-thumbs').then((has) => has ? caches.open('nook-thumbs').then((cache) =>
+        cache.keys()).then((keys) => keys.map((key) => new URL(key.url).pathname)) : [])`) as Promise<
+        string[]
+      >;
+    await expect.poll(async () => (await kept()).length, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect((await kept()).every((pathname) => pathname.endsWith('/thumbnail'))).toBe(true);
+
+    // "Share to Nook" from a phone's share sheet is a multipart POST to the share target.
+    const shared = path.join(session.filesDir, 'shared-from-phone.jpg');
+    await sharp({ create: { width: 900, height: 600, channels: 3, background: '#7a3' } })
+      .jpeg()
+      .toFile(shared);
+    await page.evaluate(`(() => {
+      const form = document.createElement('form');
+      form.method = 'post';
+      form.action = '/share-target';
+      form.enctype = 'multipart/form-data';
+      form.id = 'share-sheet';
+      const input = document.createElement('input');
+      input.type = 'file';
+      input.name = 'file';
+      input.setAttribute('aria-label', 'Shared file');
+      form.append(input);
+      document.body.append(form);
+    })()`);
+    await page.locator('#share-sheet input').setInputFiles(shared);
+    await page.evaluate(`document.getElementById('share-sheet').submit()`);
+    await page.waitForURL(`${url}/?shared=1`);
+    await page.locator('[data-asset-id] img[alt="shared-from-phone.jpg"]').waitFor({ timeout: 30_000 });
+
+    // Signing out drops the kept thumbnails.
+    await page.getByRole('button', { name: admin.displayName, exact: true }).click();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${url}/login`);
+    await expect.poll(() => page.evaluate(`caches.has('nook-thumbs')`)).toBe(false);
+    await signIn(page, url, admin.username, admin.password);
+  });
+
   // Last: it stops the server.
   it('says what went wrong while the server is down: the viewer offers to try again, a new page says Nook is unreachable', async () => {
     await page.locator('[data-asset-id]:has(img[alt="square.jpg"])').click();
@@ -251,13 +360,10 @@ describe('dashboard basics', () => {
     await shoot(page, 'basics-viewer-offline-desktop');
     await viewer.getByRole('button', { name: 'Close' }).click();
 
-    await page.getByRole('link', { name: 'Duplicates' }).click();
+    // A page opened now comes from the service worker's shell, which says the server is out of reach.
+    await page.goto(`${url}/albums`);
     await page.getByRole('heading', { name: "Couldn't reach Nook" }).waitFor();
     await page.getByRole('button', { name: 'Try again' }).waitFor();
-    await page
-      .getByRole('navigation', { name: 'Where to go' })
-      .getByRole('link', { name: 'Library' })
-      .waitFor();
     await shoot(page, 'basics-offline-desktop');
     await shoot(page, 'basics-offline-phone', { viewport: phone });
   });
