@@ -1,5 +1,5 @@
 // What a metadata snapshot describes: every asset with its place in the backup and its hash.
-import type { EntityManager } from '@mikro-orm/sqlite';
+import Database from 'better-sqlite3';
 
 export interface ManifestLibrary {
   id: string;
@@ -56,22 +56,44 @@ export interface SnapshotListing {
   assets: Row[];
 }
 
+/** Steps after the first are taken whole: writers meanwhile never make the copy start over. */
+const ALL_PAGES = 2 ** 30;
+
 /**
- * Reads libraries and assets out of a snapshot file through the one metadata connection (ATTACH),
- * so the files mirrored are exactly the ones the snapshot describes.
+ * Copies the live database to `snapshotFile` with SQLite's online backup and lists its libraries and
+ * assets in the same read transaction, so the files mirrored are exactly the ones the snapshot
+ * describes. A connection of its own: Nook's stays free for the server meanwhile, and WAL lets writers
+ * go on beside it. The copy is then switched to a rollback journal, a plain file that opens without
+ * -wal or -shm beside it.
  */
-export async function readSnapshotListing(em: EntityManager, snapshotFile: string): Promise<SnapshotListing> {
-  const connection = em.getConnection();
-  await connection.execute('ATTACH DATABASE ? AS nook_snapshot', [snapshotFile]);
+export async function takeSnapshot(databaseFile: string, snapshotFile: string): Promise<SnapshotListing> {
+  const source = new Database(databaseFile, { readonly: true, fileMustExist: true, timeout: 10_000 });
+  let listing: SnapshotListing;
   try {
-    const libraries = await connection.execute<LibraryRow[]>(
-      'SELECT id, name, type, root_path, offline_at FROM nook_snapshot.libraries',
-    );
-    const assets = await connection.execute<Row[]>(
-      'SELECT id, library_id, path, sha256, size, offline_at, purged_at FROM nook_snapshot.assets ORDER BY library_id, path',
-    );
-    return { libraries, assets };
+    source.exec('BEGIN');
+    try {
+      listing = {
+        libraries: source
+          .prepare('SELECT id, name, type, root_path, offline_at FROM libraries')
+          .all() as LibraryRow[],
+        assets: source
+          .prepare(
+            'SELECT id, library_id, path, sha256, size, offline_at, purged_at FROM assets ORDER BY library_id, path',
+          )
+          .all() as Row[],
+      };
+      await source.backup(snapshotFile, { progress: () => ALL_PAGES });
+    } finally {
+      source.exec('COMMIT');
+    }
   } finally {
-    await connection.execute('DETACH DATABASE nook_snapshot');
+    source.close();
   }
+  const copy = new Database(snapshotFile, { fileMustExist: true });
+  try {
+    copy.pragma('journal_mode = DELETE');
+  } finally {
+    copy.close();
+  }
+  return listing;
 }

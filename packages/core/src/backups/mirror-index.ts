@@ -50,7 +50,7 @@ export async function writeIndex(targetDir: string, index: MirrorIndex): Promise
   const data: IndexFile = {
     format: BACKUP_FORMAT,
     updatedAt: new Date().toISOString(),
-    files: Object.fromEntries([...index].sort(([a], [b]) => (a < b ? -1 : 1))),
+    files: Object.fromEntries(sorted([...index])),
   };
   await writeFileAtomic(
     path.join(targetDir, targetLayout.index),
@@ -78,4 +78,11 @@ export async function markDamaged(targetDir: string, rels: string[], at: Date): 
   } finally {
     await rm(partial, { recursive: true, force: true });
   }
+}
+
+/** Entries by path; usually already in order (read sorted, new snapshots sort last), then not sorted again. */
+function sorted(entries: [string, IndexEntry][]): [string, IndexEntry][] {
+  for (let i = 1; i < entries.length; i++)
+    if (entries[i - 1]![0] > entries[i]![0]) return entries.sort(([a], [b]) => (a < b ? -1 : 1));
+  return entries;
 }

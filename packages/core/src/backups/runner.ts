@@ -1,6 +1,6 @@
 // A backup run: snapshot the metadata, mirror what changed, keep the last N snapshots, record it all.
 import { hostname } from 'node:os';
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { hashFile } from '../ingest/hash';
@@ -23,7 +23,13 @@ import {
   writeFileAtomic,
   type CopiedTemp,
 } from './copy';
-import { readSnapshotListing, type Manifest, type ManifestAsset, type ManifestLibrary } from './manifest';
+import {
+  takeSnapshot,
+  type Manifest,
+  type ManifestAsset,
+  type ManifestLibrary,
+  type SnapshotListing,
+} from './manifest';
 import { markDamaged, readIndex, writeIndex, type MirrorIndex } from './mirror-index';
 import {
   BACKUP_FORMAT,
@@ -49,7 +55,6 @@ const BATCH_BYTES = 256 * 1024 * 1024;
 /** Also bounds what a killed run loses, and how long progress stands still. */
 const BATCH_MS = 1000;
 const RENAME_CONCURRENCY = 8;
-const STAT_CONCURRENCY = 16;
 /** How often a running run writes its progress to the database. */
 const PROGRESS_INTERVAL_MS = 1000;
 
@@ -236,9 +241,9 @@ export class BackupRunner {
       await mkdir(partial, { recursive: true });
       await this.writeMarker(schedule, partial);
       index = await readIndex(target);
-      const indexed = this.statIndexed(target, index);
-      // Awaited below; a failure before that point must not go unhandled meanwhile.
-      indexed.catch(() => undefined);
+      // The folders the index has files in are listed while the snapshot is taken.
+      const present = new TargetListing(target);
+      present.prefetch(index.keys());
 
       progress.update({
         phase: 'snapshot',
@@ -251,24 +256,12 @@ export class BackupRunner {
       const name = snapshotName(run.startedAt);
       const snapshotTemp = path.join(partial, `snapshot-${name}`);
       await mkdir(snapshotTemp);
-      const database = path.join(snapshotTemp, 'nook.db');
-      // VACUUM INTO writes a consistent copy of a live WAL database without stopping writers.
-      await this.em.getConnection().execute('VACUUM INTO ?', [database]);
-      const listing = await readSnapshotListing(this.em, database);
+      const listing = await takeSnapshot(this.em.config.get('dbName'), path.join(snapshotTemp, 'nook.db'));
 
       const { libraries, assets, files, offline } = this.plan(schedule, listing, index);
       if (schedule.include.derived) files.push(...(await this.planDerived()));
       const wanted = new Set([...files.map((file) => file.rel), ...offline]);
-      const missing = await this.copyAll(
-        files,
-        index,
-        await indexed,
-        run,
-        progress,
-        partial,
-        touched,
-        options,
-      );
+      const missing = await this.copyAll(files, index, present, run, progress, partial, touched, options);
 
       progress.update({ ...progress.current, phase: 'deleting', current: null });
       await this.applyDeletions(schedule, index, wanted, run, touched);
@@ -324,11 +317,7 @@ export class BackupRunner {
    * Which originals go where in the target, by what the snapshot lists. Files of a library that is
    * offline (a NAS share down) are not copied, but the copies they already have stay and are listed.
    */
-  private plan(
-    schedule: BackupSchedule,
-    listing: Awaited<ReturnType<typeof readSnapshotListing>>,
-    index: MirrorIndex,
-  ) {
+  private plan(schedule: BackupSchedule, listing: SnapshotListing, index: MirrorIndex) {
     const libraries: ManifestLibrary[] = listing.libraries.map((library) => {
       const included =
         library.type === 'upload' ? schedule.include.uploads : schedule.include.watchedLibraries;
@@ -350,6 +339,9 @@ export class BackupRunner {
       };
     });
     const byId = new Map(libraries.map((library) => [library.id, library]));
+    const roots = new Map(
+      libraries.map((library) => [library.id, this.dataDir.resolveLibraryRoot(library.rootPath)]),
+    );
     const offlineLibraries = new Set(
       listing.libraries.filter((library) => library.offline_at !== null).map((library) => library.id),
     );
@@ -359,7 +351,8 @@ export class BackupRunner {
     for (const row of listing.assets) {
       if (row.purged_at !== null) continue;
       const library = byId.get(row.library_id)!;
-      let backupPath = library.backupPath ? path.posix.join(library.backupPath, row.path) : null;
+      // Stored paths are already relative and normalised: plain joins, on every one of many rows.
+      let backupPath = library.backupPath ? `${library.backupPath}/${row.path}` : null;
       const reachable = row.offline_at === null && !offlineLibraries.has(row.library_id);
       if (backupPath && !reachable) {
         if (index.get(backupPath)?.sha256 === row.sha256) offline.push(backupPath);
@@ -376,7 +369,7 @@ export class BackupRunner {
       if (backupPath && reachable)
         files.push({
           rel: backupPath,
-          source: path.join(this.dataDir.resolveLibraryRoot(library.rootPath), ...row.path.split('/')),
+          source: `${roots.get(row.library_id)!}/${row.path}`,
           size: Number(row.size),
           sha256: row.sha256,
         });
@@ -420,7 +413,7 @@ export class BackupRunner {
   private async copyAll(
     files: PlannedFile[],
     index: MirrorIndex,
-    sizes: Map<string, number | null>,
+    listing: TargetListing,
     run: BackupRun,
     progress: ProgressReporter,
     partial: string,
@@ -450,7 +443,6 @@ export class BackupRunner {
       bytesDone += file.size;
     };
     const folders = new FolderMaker(touched);
-    const existing = new ExistingNames();
 
     let batch: { file: PlannedFile; copied: CopiedTemp; destination: string }[] = [];
     let batchBytes = 0;
@@ -485,7 +477,7 @@ export class BackupRunner {
     const one = async (file: PlannedFile, buffer: Buffer) => {
       const destination = path.join(target, ...file.rel.split('/'));
       report(file.rel);
-      if (await this.upToDate(file, destination, index, sizes, existing)) {
+      if (await this.alreadyThere(file, destination, index, listing)) {
         run.filesSkipped++;
         run.bytesSkipped += file.size;
         done(file);
@@ -522,6 +514,12 @@ export class BackupRunner {
       const buffer = Buffer.allocUnsafe(COPY_BUFFER_SIZE);
       while (stopped === null && next < files.length) {
         const file = files[next++]!;
+        if (this.unchanged(file, index, listing)) {
+          run.filesSkipped++;
+          run.bytesSkipped += file.size;
+          done(file);
+          continue;
+        }
         try {
           signal?.throwIfAborted();
           await one(file, buffer);
@@ -543,26 +541,33 @@ export class BackupRunner {
   }
 
   /**
-   * Unchanged when the index has the same hash and size and the file is still there at that size
-   * (its stat taken before the snapshot, see `statIndexed`); its content is not read again, so a
-   * copy damaged in place at the same size is only found by verify, which makes the next run copy it
-   * anew. A file at its final name the index does not know (a run killed after the rename) is hashed once.
+   * The no-change shortcut, decided without reading or even stat-ing a copy: the index (what an
+   * earlier run wrote and read back) records the hash Nook has for the original now, and the copy's
+   * name is in its folder (one listing per folder, see `TargetListing`). The original is not looked
+   * at either: its hash in Nook's database is what the backup must hold. What this cannot see is a
+   * copy damaged or truncated in place (bit rot, an edit in the backup folder); verify finds those and
+   * marks them in the index, and the next run copies them again.
    */
-  private async upToDate(
+  private unchanged(file: PlannedFile, index: MirrorIndex, listing: TargetListing): boolean {
+    const entry = index.get(file.rel);
+    if (!entry || entry.damaged || entry.size !== file.size) return false;
+    if (file.sha256 !== null && entry.sha256 !== file.sha256) return false;
+    if (listing.holds(file.rel) !== true) return false;
+    delete entry.goneSince;
+    return true;
+  }
+
+  /**
+   * A file at its final name the index does not vouch for (a run killed after the rename, a changed
+   * or damaged entry) is hashed once: when it is what Nook has, it need not be copied.
+   */
+  private async alreadyThere(
     file: PlannedFile,
     destination: string,
     index: MirrorIndex,
-    sizes: Map<string, number | null>,
-    existing: ExistingNames,
+    listing: TargetListing,
   ): Promise<boolean> {
-    const entry = index.get(file.rel);
-    if (entry && !entry.damaged && sizes.has(file.rel)) {
-      if (sizes.get(file.rel) !== file.size) return false;
-      if (entry.size === file.size && (file.sha256 === null || entry.sha256 === file.sha256)) {
-        delete entry.goneSince;
-        return true;
-      }
-    } else if (!(await existing.has(destination))) return false;
+    if (!(await listing.has(file.rel))) return false;
     const size = await stat(destination).then(
       (info) => info.size,
       () => null,
@@ -577,20 +582,6 @@ export class BackupRunner {
     }
     index.set(file.rel, { size: digest.size, sha256: digest.sha256 });
     return true;
-  }
-
-  /**
-   * The size of every mirrored file the index lists (null when it is gone), taken in parallel; started
-   * before the snapshot, so a run with nothing to copy has these stats done by the time it needs them.
-   */
-  private async statIndexed(target: string, index: MirrorIndex): Promise<Map<string, number | null>> {
-    const rels = [...index.keys()].filter((rel) => !rel.startsWith(`${targetLayout.snapshots}/`));
-    const sizes = new Map<string, number | null>();
-    await inPool(rels, STAT_CONCURRENCY, async (rel) => {
-      const info = await stat(path.join(target, ...rel.split('/'))).catch(() => null);
-      sizes.set(rel, info?.isFile() ? info.size : null);
-    });
-    return sizes;
   }
 
   /** Files gone from Nook stay in the backup, unless the schedule says otherwise and the grace is over. */
@@ -638,7 +629,8 @@ export class BackupRunner {
       database: { file: 'nook.db', sha256: database.sha256, size: database.size },
       ...contents,
     };
-    await writeFileAtomic(path.join(snapshotTemp, 'manifest.json'), JSON.stringify(manifest), snapshotTemp);
+    // The folder is still a temp one: it gets its name only once all it holds is synced below.
+    await writeFile(path.join(snapshotTemp, 'manifest.json'), JSON.stringify(manifest));
     for (const extra of ['secret.key', 'config.json']) {
       await copyFile(path.join(this.dataDir.root, extra), path.join(snapshotTemp, extra)).catch(
         (error: NodeJS.ErrnoException) => {
@@ -653,7 +645,7 @@ export class BackupRunner {
       [snapshotTemp],
     );
     for (const entry of entries) {
-      const digest = await hashFile(path.join(snapshotTemp, entry));
+      const digest = entry === 'nook.db' ? database : await hashFile(path.join(snapshotTemp, entry));
       index.set(`${targetLayout.snapshots}/${name}/${entry}`, { size: digest.size, sha256: digest.sha256 });
     }
     const snapshots = path.join(target, targetLayout.snapshots);
@@ -717,22 +709,48 @@ class FolderMaker {
   }
 }
 
-/** The names in each destination folder, read once per folder: most files a run copies are not there yet. */
-class ExistingNames {
-  private readonly folders = new Map<string, Promise<Set<string>>>();
+/**
+ * The names in each folder of the target, read once per folder: one readdir stands for the stats of
+ * all the files in it, and most files a first run copies are not there at all.
+ */
+class TargetListing {
+  private readonly reading = new Map<string, Promise<void>>();
+  private readonly folders = new Map<string, Set<string>>();
 
-  async has(file: string): Promise<boolean> {
-    const dir = path.dirname(file);
-    let names = this.folders.get(dir);
-    if (!names) {
-      names = readdir(dir).then(
-        (list) => new Set(list),
-        () => new Set<string>(),
-      );
-      this.folders.set(dir, names);
-    }
-    return (await names).has(path.basename(file));
+  constructor(private readonly target: string) {}
+
+  /** Starts reading the folders these files (relative to the target) are in. */
+  prefetch(rels: Iterable<string>): void {
+    for (const rel of rels) if (!rel.startsWith(`${targetLayout.snapshots}/`)) void this.read(folderOf(rel));
   }
+
+  /** Whether the file is in its folder, once that folder has been read (undefined before). */
+  holds(rel: string): boolean | undefined {
+    return this.folders.get(folderOf(rel))?.has(rel.slice(rel.lastIndexOf('/') + 1));
+  }
+
+  async has(rel: string): Promise<boolean> {
+    await this.read(folderOf(rel));
+    return this.holds(rel) === true;
+  }
+
+  private read(folder: string): Promise<void> {
+    let reading = this.reading.get(folder);
+    if (!reading) {
+      reading = readdir(path.join(this.target, ...folder.split('/'))).then(
+        (names) => void this.folders.set(folder, new Set(names)),
+        // Missing (nothing copied there yet) or unreadable: its files are copied, and a target that
+        // cannot be written stops the run there.
+        () => void this.folders.set(folder, new Set()),
+      );
+      this.reading.set(folder, reading);
+    }
+    return reading;
+  }
+}
+
+function folderOf(rel: string): string {
+  return rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
 }
 
 async function inPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>) {
