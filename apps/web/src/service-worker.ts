@@ -15,6 +15,7 @@ const SESSION = 'nook-session';
 /** Where the id of the person whose thumbnails THUMBS holds is kept (a worker may be stopped at any time). */
 const OWNER_KEY = '/__nook/thumbnails-owner';
 const MAX_THUMBS = 2000;
+let storedSinceTrim = 0;
 const shellFiles = new Set([...build, ...files]);
 
 sw.addEventListener('install', (event) => {
@@ -41,14 +42,20 @@ sw.addEventListener('activate', (event) => {
   );
 });
 
-async function owner(): Promise<string | null> {
-  const stored = await (await caches.open(SESSION)).match(OWNER_KEY);
-  return stored ? stored.text() : null;
+// Read once per worker start; every thumbnail the grid draws asks.
+let knownOwner: Promise<string | null> | null = null;
+function owner(): Promise<string | null> {
+  knownOwner ??= caches
+    .open(SESSION)
+    .then((cache) => cache.match(OWNER_KEY))
+    .then((stored) => (stored ? stored.text() : null));
+  return knownOwner;
 }
 
 /** The page says who is signed in (null: nobody); another person's thumbnails are dropped first. */
 async function setOwner(userId: string | null): Promise<void> {
   if ((await owner()) === userId) return;
+  knownOwner = Promise.resolve(userId);
   await caches.delete(THUMBS);
   const session = await caches.open(SESSION);
   if (userId === null) await session.delete(OWNER_KEY);
@@ -71,22 +78,30 @@ function isThumbnail(url: URL): boolean {
  * The server answers first (it still decides who may see what); a thumbnail it served is kept for
  * the person signed in, and shown from here only when the server cannot be reached.
  */
-async function thumbnail(request: Request): Promise<Response> {
+async function thumbnail(event: FetchEvent): Promise<Response> {
+  const { request } = event;
   try {
     const response = await fetch(request);
-    if (response.ok && (await owner()) !== null) {
-      const cache = await caches.open(THUMBS);
-      await cache.put(request, response.clone());
-      const keys = await cache.keys();
-      // Oldest first: keys come back in the order they were stored.
-      await Promise.all(keys.slice(0, Math.max(0, keys.length - MAX_THUMBS)).map((key) => cache.delete(key)));
-    }
+    // Stored after the page has its answer, so keeping it never slows the grid down.
+    if (response.ok) event.waitUntil(keep(request, response.clone()));
     return response;
   } catch (error) {
     const kept = (await owner()) !== null ? await (await caches.open(THUMBS)).match(request) : undefined;
     if (kept) return kept;
     throw error;
   }
+}
+
+async function keep(request: Request, response: Response): Promise<void> {
+  if ((await owner()) === null) return;
+  const cache = await caches.open(THUMBS);
+  await cache.put(request, response);
+  // Listing the cache costs more than storing one entry, so the oldest go in batches.
+  if (++storedSinceTrim < 100) return;
+  storedSinceTrim = 0;
+  const keys = await cache.keys();
+  // Oldest first: keys come back in the order they were stored.
+  await Promise.all(keys.slice(0, Math.max(0, keys.length - MAX_THUMBS)).map((key) => cache.delete(key)));
 }
 
 /** Files shared to Nook go through the ordinary upload route with the browser's session. */
@@ -120,7 +135,7 @@ sw.addEventListener('fetch', (event) => {
   if (shellFiles.has(url.pathname)) {
     event.respondWith(caches.match(url.pathname).then((cached) => cached ?? fetch(request)));
   } else if (isThumbnail(url)) {
-    event.respondWith(thumbnail(request));
+    event.respondWith(thumbnail(event));
   } else if (request.mode === 'navigate') {
     // Every page is the same shell; offline it still opens and says the server cannot be reached.
     event.respondWith(
