@@ -138,7 +138,8 @@ export class AssetService {
       },
       { persist: false },
     );
-    // Inserted outside the unit of work: a refused insert must leave nothing behind for the next flush.
+    // Inserted outside the unit of work: a refused insert must leave nothing behind for the next
+    // flush. The row is answered as inserted, without reading it back.
     const placed = await placeUpload(
       received.tempPath,
       library,
@@ -157,9 +158,8 @@ export class AssetService {
       },
     );
     if (!placed) return null;
-    const stored = await this.em.findOneOrFail(Asset, { id: asset.id }, { populate: ['library'] });
-    if (stored.kind !== 'other') await this.queue.enqueue('metadata', { assetId: stored.id }, stored.id);
-    return { asset: stored, duplicate: false, restored: false };
+    if (asset.kind !== 'other') await this.queue.enqueue('metadata', { assetId: asset.id }, asset.id);
+    return { asset, duplicate: false, restored: false };
   }
 
   /**
