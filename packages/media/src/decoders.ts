@@ -1,6 +1,6 @@
 // The formats sharp's prebuilt libvips cannot decode itself: HEVC HEIC through ffmpeg (libheif for
 // constructs we do not read ourselves), RAW through its preview.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MediaError } from './errors';
@@ -218,16 +218,22 @@ export async function decodeHeifPicture(
   }
   filters.push('format=rgb24');
 
-  let stdout: Buffer;
+  // The picture comes back through a file: one read, where a pipe hands Node seventy 64 KiB
+  // chunks to gather, and with them a major garbage collection per picture.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'nook-heif-'));
+  let rgb: Buffer;
   try {
-    ({ stdout } = await runTool(
+    const output = path.join(dir, 'picture.rgb');
+    await runTool(
       'ffmpeg',
       [
         ...['-v', 'error', '-xerror', '-f', 'hevc', '-i', 'pipe:0', '-vf', filters.join(',')],
-        ...['-frames:v', '1', '-f', 'rawvideo', 'pipe:1'],
+        ...['-frames:v', '1', '-f', 'rawvideo', output],
       ],
       { signal, input: stream },
-    ));
+    );
+    // No frame decoded leaves no file: the size check below says so.
+    rgb = await readFile(output).catch(() => Buffer.alloc(0));
   } catch (error) {
     if (!(error instanceof ToolFailure)) throw error;
     const reason =
@@ -240,14 +246,16 @@ export async function decodeHeifPicture(
       permanent: true,
       cause: error,
     });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
   const [outWidth, outHeight] = turned ? [height, width] : [width, height];
-  if (stdout.length !== outWidth * outHeight * 3) {
+  if (rgb.length !== outWidth * outHeight * 3) {
     throw new MediaError('HEIF image is corrupt or unsupported (its tiles did not decode)', {
       permanent: true,
     });
   }
-  return { rgb: stdout, width: outWidth, height: outHeight, icc: picture.colour.icc };
+  return { rgb, width: outWidth, height: outHeight, icc: picture.colour.icc };
 }
 
 /**

@@ -130,9 +130,10 @@ export async function readExtents(
 
 /**
  * Turns the tiles into one HEVC Annex B elementary stream, one picture per tile in raster
- * order, each preceded by its parameter sets, as ffmpeg's `hevc` demuxer reads it.
+ * order, each preceded by its parameter sets, as ffmpeg's `hevc` demuxer reads it. The parts
+ * are views of the tiles' bytes, written one after the other rather than copied together.
  */
-export function annexB(tiles: HeifTile[], data: Buffer[]): Buffer {
+export function annexB(tiles: HeifTile[], data: Buffer[]): Buffer[] {
   const startCode = Buffer.from([0, 0, 0, 1]);
   const parts: Buffer[] = [];
   tiles.forEach((tile, index) => {
@@ -147,7 +148,7 @@ export function annexB(tiles: HeifTile[], data: Buffer[]): Buffer {
       at += length;
     }
   });
-  return Buffer.concat(parts);
+  return parts;
 }
 
 function corrupt(detail: string): MediaError {

@@ -2,7 +2,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { MediaError } from './errors';
 
 /** Debian package that provides each tool, for the "not installed" message. */
@@ -37,7 +37,7 @@ export class ToolFailure extends Error {
 export function runTool(
   tool: string,
   args: readonly string[],
-  options: { signal?: AbortSignal; maxBuffer?: number; input?: Buffer } = {},
+  options: { signal?: AbortSignal; maxBuffer?: number; input?: Buffer[] } = {},
 ): Promise<ToolOutput> {
   const { signal, maxBuffer = 64 * 1024 * 1024, input } = options;
   return new Promise((resolve, reject) => {
@@ -49,7 +49,7 @@ export function runTool(
     if (input && child.stdin) {
       // A decoder that gives up early closes its stdin: its exit status tells why, not EPIPE.
       child.stdin.on('error', () => undefined);
-      child.stdin.end(input);
+      Readable.from(input).pipe(child.stdin);
     }
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
