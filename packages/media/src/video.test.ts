@@ -245,6 +245,39 @@ describe('makeVideoPoster', () => {
     expect(distance(poster, exact)).toBeGreaterThan(distance(poster, keyframe) + 3);
   });
 
+  it('keeps the frame it has when half-way lies past the end of a cut file', async () => {
+    // The index (moov) comes first, so the cut file still probes; its data ends before 2 s.
+    const source = path.join(dir, 'keyframes.mp4');
+    await video(source, {
+      codec: 'h264',
+      width: 1280,
+      height: 720,
+      seconds: 4,
+      blackSeconds: 1,
+      keyframeSeconds: 1,
+    });
+    const whole = path.join(dir, 'whole.mp4');
+    await run('ffmpeg', ['-v', 'error', '-i', source, '-c', 'copy', '-movflags', '+faststart', whole]);
+    const { stdout } = await run('ffprobe', [
+      ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,pos', '-of', 'csv=p=0'],
+      whole,
+    ]);
+    const cutAt = stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(',').map(Number) as [number, number])
+      .find(([seconds]) => seconds >= 1.5)![1];
+    const cut = path.join(dir, 'cut.mp4');
+    await writeFile(cut, (await readFile(whole)).subarray(0, cutAt));
+    const probe = await probeVideo(cut);
+    expect(probe.duration).toBeCloseTo(4, 0);
+
+    // 10 % is black; the keyframe before 2 s is gone: the black frame is the poster.
+    const out = targets('cut');
+    await expect(makeVideoPoster(cut, out, probe)).resolves.toMatchObject({ width: 1280, height: 720 });
+    expect(await mean(out.previewPath)).toBeLessThan(24);
+  });
+
   it('refuses a playlist or a concat list named .mp4 instead of reading the files it names', async () => {
     const playlist = path.join(dir, 'playlist.mp4');
     await writeFile(playlist, `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4.0,\n${mp4}\n#EXT-X-ENDLIST\n`);

@@ -141,7 +141,15 @@ export async function makeVideoPoster(
     // The same keyframe again (a clip with few keyframes) would decode to the same dark frame.
     if (previous?.equals(packet)) continue;
     previous = packet;
-    bright = consider(await decodeFrame(ffmpeg(Readable.from([packet])).inputFormat('nut'), probe, signal));
+    // A position past the end of a cut file copies no packet, which ffmpeg then refuses to decode:
+    // no frame there, as when an exact seek finds none.
+    const frame = await decodeFrame(ffmpeg(Readable.from([packet])).inputFormat('nut'), probe, signal).catch(
+      (error: unknown) => {
+        if (error instanceof MediaError && error.permanent) return undefined;
+        throw error;
+      },
+    );
+    bright = consider(frame);
     if (bright) break;
   }
   if (!bright && probe.duration) {
