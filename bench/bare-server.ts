@@ -1,7 +1,8 @@
-// The bare-Node baselines, run as a child process like Nook: POST streams to disk while hashing; GET streams a file.
+// The bare-Node baselines, run as a child process like Nook: POST streams to disk while hashing (with
+// ?fsync=1, answering only once the bytes are on disk); GET streams a file.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -11,7 +12,11 @@ const port = Number(process.env.BENCH_PORT);
 const uploadDir = process.env.BENCH_UPLOAD_DIR ?? '';
 const servedFile = process.env.BENCH_SERVED_FILE ?? '';
 
-async function receive(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+async function receive(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  durable: boolean,
+): Promise<void> {
   const target = path.join(uploadDir, `${randomUUID()}.part`);
   const hash = createHash('sha256');
   let size = 0;
@@ -23,6 +28,11 @@ async function receive(request: http.IncomingMessage, response: http.ServerRespo
     },
   });
   await pipeline(request, meter, createWriteStream(target));
+  if (durable) {
+    const handle = await open(target, 'r');
+    await handle.datasync();
+    await handle.close();
+  }
   response.writeHead(201, { 'Content-Type': 'application/json' });
   response.end(JSON.stringify({ sha256: hash.digest('hex'), size }));
   // The copy is only evidence that the bytes reached the disk; keeping one per run would fill it.
@@ -43,7 +53,10 @@ http
       response.end();
       return;
     }
-    const work = request.method === 'POST' ? receive(request, response) : serve(url, response);
+    const work =
+      request.method === 'POST'
+        ? receive(request, response, url.searchParams.get('fsync') === '1')
+        : serve(url, response);
     work.catch((error: unknown) => {
       console.error(error);
       if (!response.headersSent) response.writeHead(500);

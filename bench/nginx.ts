@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startChild, waitForHttp, type Child } from './proc';
 
 const NGINX = '/usr/sbin/nginx';
@@ -11,8 +12,14 @@ export function nginxVersion(): string {
   return spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim();
 }
 
-/** Serves `root` at http://127.0.0.1:<port>/ until stopped. */
-export async function startNginx(prefix: string, root: string, port: number): Promise<Child> {
+/** deploy/'s snippet that lets nginx send Nook's originals itself (NOOK_ACCEL_REDIRECT). */
+const originalsSnippet = fileURLToPath(new URL('../deploy/nginx/nook-originals.conf', import.meta.url));
+
+/**
+ * Serves `root` at http://127.0.0.1:<port>/ until stopped; with `nook`, also proxies /api/ to that
+ * Nook as docs/reverse-proxy.md does, with deploy/nginx/nook-originals.conf included.
+ */
+export async function startNginx(prefix: string, root: string, port: number, nook?: string): Promise<Child> {
   await mkdir(path.join(prefix, 'logs'), { recursive: true });
   const temp = (name: string) => path.join(prefix, `${name}_temp`);
   const conf = `
@@ -35,7 +42,18 @@ http {
   server {
     listen 127.0.0.1:${port};
     root ${root};
-    location = /health { return 200; }
+    location = /health { return 200; }${
+      nook
+        ? `
+    location /api/ {
+      proxy_pass ${nook};
+      proxy_http_version 1.1;
+      proxy_set_header Host $host;
+      proxy_buffering off;
+    }
+    include ${originalsSnippet};`
+        : ''
+    }
   }
 }
 `;

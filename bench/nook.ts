@@ -31,7 +31,13 @@ async function signIn(url: string): Promise<Record<string, string>> {
   return { authorization: `Bearer ${created.result.data.token}` };
 }
 
-export async function startNook(repoRoot: string, dataDir: string, port: number): Promise<NookServer> {
+export async function startNook(
+  repoRoot: string,
+  dataDir: string,
+  port: number,
+  /** Flags for the server's node, e.g. --cpu-prof for a profile. */
+  nodeArgs: string[] = [],
+): Promise<NookServer> {
   await mkdir(dataDir, { recursive: true });
   // As root the embedded PostgreSQL runs as `postgres`, which must be able to traverse the data dir.
   await chmod(dataDir, 0o755);
@@ -48,10 +54,15 @@ export async function startNook(repoRoot: string, dataDir: string, port: number)
     // A shared PostgreSQL must not mix this run's queue with anybody else's.
     env.NOOK_QUEUE_SCHEMA = `bench_${randomBytes(4).toString('hex')}`;
   }
-  const child = startChild('nook', process.execPath, [path.join(repoRoot, 'apps/cli/bin/nook.js'), 'start'], {
-    cwd: repoRoot,
-    env,
-  });
+  const child = startChild(
+    'nook',
+    process.execPath,
+    [...nodeArgs, path.join(repoRoot, 'apps/cli/bin/nook.js'), 'start'],
+    {
+      cwd: repoRoot,
+      env,
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${url}/api/health`, child.process, 120_000);

@@ -125,14 +125,15 @@ async function main(): Promise<void> {
         label: 'Timeline, first page, a new URL every request (uncached)',
         path: q('assets.list', { limit: 100 }),
         vary: () => q('assets.list', { limit: 100, filters: { to: futureDate() } }),
-        aimP95Ms: 20,
+        // Issue 16: what every page costs while something commits, under a household's 50 clients.
+        aimP95Ms: 50,
       },
       {
         id: 'timeline-deep-uncached',
         label: 'Timeline, 10,000 rows deep, a new URL every request (uncached)',
         path: q('assets.list', { limit: 100, cursor: deepCursor }),
         vary: () => q('assets.list', { limit: 100, cursor: deepCursor, filters: { to: futureDate() } }),
-        aimP95Ms: 20,
+        aimP95Ms: 50,
       },
       { id: 'buckets', label: '`assets.buckets`', path: q('assets.buckets', {}), aimP95Ms: 50 },
       {
