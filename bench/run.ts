@@ -92,6 +92,10 @@ async function measureDownload(
 
 async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
+  const loadBefore = os
+    .loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ');
   const workDir = path.join(benchDir, 'work', `run-${startedAt.replace(/[:.]/g, '-')}`);
   const filesDir = path.join(workDir, 'files');
   const bareUploads = path.join(workDir, 'bare-uploads');
@@ -267,6 +271,10 @@ async function main(): Promise<void> {
         'Uploads: the same client streams the same multipart body from disk; the disk is synced before each upload. Timing ends when the response (Nook: after the asset is recorded) has arrived.',
         'Downloads: curl into /dev/null, reading a file already in the page cache (each contender downloads it once, unmeasured, first).',
         'Contenders alternate within each run; the ratio compares medians.',
+        `Load average (1, 5, 15 min) ${loadBefore} before, ${os
+          .loadavg()
+          .map((value) => value.toFixed(1))
+          .join(' ')} after: other work on the machine widens the spread and moves the ratios.`,
       ],
       scenarios: summarize([nookUpload, bareUpload, ...downloads.map(([scenario]) => scenario)]),
     };
