@@ -4,7 +4,8 @@
 // month counts, polling while uploads run); behind each answer sit the session lookup, tRPC, zod and
 // JSON of a hundred rows. SQLite's data_version moves with every commit of any connection (server,
 // workers, CLI), so an answer kept under the version it was computed at is exact, never stale.
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { negotiate } from '@fastify/accept-negotiator';
 import { listInput, toFilters } from '@nook/api';
 import { authStandsUntil, authorize, type Authenticated, type LibraryReads, type ReadDb } from '@nook/core';
@@ -52,11 +53,16 @@ interface Entry {
   /**
    * The body gzipped, made at the first hit that accepts it: a timeline page shrinks ~5× (its
    * URLs repeat), which is what a phone on Wi-Fi waits for and what the server spends writing.
+   * Made on libuv's threads: gzipSync held the event loop ~1 ms per page, a stall for every
+   * request queued behind it.
    */
-  gzipped?: Buffer;
+  gzipped?: Promise<Buffer>;
+  gzippedBytes?: number;
 }
 
-const sizeOf = (key: string, entry: Entry) => key.length + entry.body.length + (entry.gzipped?.length ?? 0);
+const gzipAsync = promisify(gzip);
+
+const sizeOf = (key: string, entry: Entry) => key.length + entry.body.length + (entry.gzippedBytes ?? 0);
 const acceptsGzip = (request: FastifyRequest) =>
   negotiate(request.headers['accept-encoding'] ?? '', ['gzip']) === 'gzip';
 
@@ -177,12 +183,15 @@ export const responseMemo = fp(
           .header('cache-control', 'no-store')
           .header('x-nook-memo', 'hit');
         if (!acceptsGzip(request)) return reply.send(entry.body);
-        if (!entry.gzipped) {
-          entry.gzipped = gzipSync(entry.body);
-          totalSize += entry.gzipped.length;
-          while (totalSize > MAX_TOTAL_SIZE) forget(entries.keys().next().value!);
-        }
-        return reply.header('content-encoding', 'gzip').send(entry.gzipped);
+        entry.gzipped ??= gzipAsync(entry.body).then((gzipped) => {
+          if (entries.get(key) === entry) {
+            entry.gzippedBytes = gzipped.length;
+            totalSize += gzipped.length;
+            while (totalSize > MAX_TOTAL_SIZE) forget(entries.keys().next().value!);
+          }
+          return gzipped;
+        });
+        return reply.header('content-encoding', 'gzip').send(await entry.gzipped);
       }
       request.memo = { key, version, maxAgeMs };
     });
