@@ -140,6 +140,11 @@ interface Aim {
   met: boolean;
 }
 
+/**
+ * Wall-clock figures swing with whatever else runs on a shared machine, so each aim is also
+ * judged by CPU time per item (for rates: what every core to itself would reach), and is met
+ * only when both reach it.
+ */
 function aims(rows: Row[], peaks: PeakRow[]): Aim[] {
   const find = (name: string, input: string, cores: '1' | 'all') =>
     rows.find((row) => row.name === name && row.input === input && row.cores === cores)!;
@@ -148,24 +153,27 @@ function aims(rows: Row[], peaks: PeakRow[]): Aim[] {
   const heicAll = find('Nook thumbnails (HEIC)', 'iphone-12mp.heic', 'all');
   const posterAll = find('Nook video poster', '4k.mov', 'all');
   const worst = peaks.reduce((a, b) => (b.jobMiB > a.jobMiB ? b : a));
+  const capacity = (row: Row) => (cores * 1000) / row.cpuMsPerItem;
+  const wallRatio = nookJpeg.perSecond / vips.perSecond;
+  const cpuRatio = vips.cpuMsPerItem / nookJpeg.cpuMsPerItem;
   return [
     {
       what: '24 MP JPEG, 1 core: thumbnail + preview + thumbhash vs vipsthumbnail (thumbnail only)',
-      measured: `${fixed(nookJpeg.perSecond / vips.perSecond)}× (${fixed(nookJpeg.perSecond)} vs ${fixed(vips.perSecond)}/s; per CPU second ${fixed(vips.cpuMsPerItem / nookJpeg.cpuMsPerItem)}×)`,
+      measured: `${fixed(wallRatio)}× by the clock (${fixed(nookJpeg.perSecond)} vs ${fixed(vips.perSecond)}/s), ${fixed(cpuRatio)}× by CPU time (${fixed(nookJpeg.cpuMsPerItem, 0)} vs ${fixed(vips.cpuMsPerItem, 0)} ms)`,
       aim: '≥ 1.0×',
-      met: nookJpeg.perSecond >= vips.perSecond,
+      met: wallRatio >= 1 && cpuRatio >= 1,
     },
     {
       what: '12 MP iPhone-like HEIC, all cores',
-      measured: `${fixed(heicAll.perSecond)}/s`,
+      measured: `${fixed(heicAll.perSecond)}/s by the clock, ${fixed(capacity(heicAll))}/s by CPU time (${fixed(heicAll.cpuMsPerItem, 0)} ms)`,
       aim: '≥ 4/s',
-      met: heicAll.perSecond >= 4,
+      met: heicAll.perSecond >= 4 && capacity(heicAll) >= 4,
     },
     {
       what: '4K HEVC video poster (keyframe every second), all cores',
-      measured: `${fixed(posterAll.perSecond)}/s`,
+      measured: `${fixed(posterAll.perSecond)}/s by the clock, ${fixed(capacity(posterAll))}/s by CPU time (${fixed(posterAll.cpuMsPerItem, 0)} ms)`,
       aim: '≥ 2/s',
-      met: posterAll.perSecond >= 2,
+      met: posterAll.perSecond >= 2 && capacity(posterAll) >= 2,
     },
     {
       what: 'Peak memory of one job (what it adds to an idle worker, its decoder child included)',
