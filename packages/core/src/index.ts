@@ -77,6 +77,7 @@ export { detectMediaType, kindOf } from './assets/media-type';
 export { resolveOriginalPath } from './assets/original-path';
 export { DataDir, type DerivedVariant } from './storage/data-dir';
 export { receiveToTemp, TooLargeError, type ReceivedFile } from './storage/receive';
+export { persistStored } from './storage/durable';
 export { uploadReservations, type QuotaMessage, type QuotaReservation } from './storage/quota';
 export {
   JobQueue,

@@ -1,11 +1,13 @@
 // Asset routes for signed-in users: multipart upload, originals, thumbnails.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import {
   AssetService,
   NookError,
   TooLargeError,
   UserService,
+  persistStored,
   receiveToTemp,
   uploadReservations,
   Asset,
@@ -100,11 +102,13 @@ export async function assetRoutes(
       return pending + (await users.usedBytes(user.id));
     });
     const uploaded: UploadedItem[] = [];
+    const stored: string[] = [];
     let current = '';
     try {
       // Room for not even one byte: refused before the body is read.
       reservation.check(1, () => `storage quota of ${user.quotaBytes} bytes is used up`);
       const library = await users.uploadLibraryOf(user);
+      const libraryRoot = dataDir.resolveLibraryRoot(library.rootPath);
       // A part's size is known only once it has arrived, so its bytes are reserved as they come.
       const reserve = (bytes: number) =>
         reservation.grow(
@@ -128,7 +132,10 @@ export async function assetRoutes(
         if (duplicate || restored) reservation.release(received.size);
         else reservation.settle(received.size);
         uploaded.push({ id: asset.id, sha256: asset.sha256, duplicate, name: asset.name, size: asset.size });
+        stored.push(path.join(libraryRoot, ...asset.path.split('/')));
       }
+      // What the answer calls stored must survive a power cut, not only a killed process.
+      await persistStored(dataDir, stored);
     } catch (error) {
       // The rest of a refused body is never read: the connection closes with the answer instead of
       // staying open until the server's request timeout.

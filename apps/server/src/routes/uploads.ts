@@ -11,6 +11,7 @@ import {
   UserService,
   hashFile,
   httpStatusOf,
+  persistStored,
   recordRecovery,
   recoverPlacements,
   uploadReservations,
@@ -179,6 +180,13 @@ export async function uploadRoutes(
     if (!running) {
       running = ingest(upload, user, em)
         .then(async (result) => {
+          // The answer says "stored": its row, its name in the library and its bytes must outlive a
+          // power cut (the bytes were flushed with the last chunk, unless resumed after a restart).
+          const library = await result.asset.library.load();
+          if (!library) throw new Error(`asset ${result.asset.id} has no library`);
+          await persistStored(dataDir, [
+            path.join(dataDir.resolveLibraryRoot(library.rootPath), ...result.asset.path.split('/')),
+          ]);
           await finished.put(upload.id, {
             size: upload.size ?? upload.offset,
             headers: assetHeaders(result),

@@ -16,6 +16,11 @@ export class DataDir {
     this.libraryRoots = libraryRoots.map((libraryRoot) => path.resolve(libraryRoot));
   }
 
+  /** The metadata database (SQLite; `-wal` beside it). */
+  get database(): string {
+    return path.join(this.root, 'nook.db');
+  }
+
   get tmp(): string {
     return path.join(this.root, 'tmp');
   }
