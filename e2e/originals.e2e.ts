@@ -9,6 +9,20 @@ import { makeJpeg } from '../test/media';
 import { video } from '../test/media-files';
 import { completeSetup, startSession, type E2eSession } from './harness';
 
+/** What the tests read of the page's elements (the root type check has no DOM library). */
+interface VideoState {
+  muted: boolean;
+  play(): Promise<void>;
+  currentTime: number;
+  readyState: number;
+  error: { message: string } | null;
+  paused: boolean;
+}
+interface ImageState {
+  complete: boolean;
+  naturalWidth: number;
+}
+
 /** What a tab says about content it refused: the console's CSP messages and blocked requests. */
 function watchRefusals(page: Page): string[] {
   const refusals: string[] = [];
@@ -33,16 +47,15 @@ async function playsInNewTab(context: BrowserContext, url: string) {
   const video = tab.locator('video');
   await video.waitFor({ state: 'attached' });
   // Chromium's media document starts playing by itself; a muted start spares the autoplay policy.
-  // Chromium's media document starts playing by itself; a muted start spares the autoplay policy.
   // Not awaited: a video that cannot load never settles its play().
-  await video.evaluate((element: HTMLVideoElement) => {
+  await video.evaluate((element: VideoState) => {
     element.muted = true;
     void element.play().catch(() => undefined);
   });
   await tab.waitForTimeout(500);
-  const first = await video.evaluate((element: HTMLVideoElement) => element.currentTime);
+  const first = await video.evaluate((element: VideoState) => element.currentTime);
   await tab.waitForTimeout(1200);
-  const state = await video.evaluate((element: HTMLVideoElement) => ({
+  const state = await video.evaluate((element: VideoState) => ({
     readyState: element.readyState,
     currentTime: element.currentTime,
     error: element.error?.message ?? null,
@@ -142,7 +155,7 @@ describe('originals opened by themselves', () => {
     await tab.goto(`${url}/api/assets/${photoId}/original`);
     const image = tab.locator('img');
     await image.waitFor();
-    const shown = await image.evaluate((element: HTMLImageElement) => ({
+    const shown = await image.evaluate((element: ImageState) => ({
       complete: element.complete,
       width: element.naturalWidth,
     }));
