@@ -374,8 +374,11 @@ export class JobQueue {
     for (const lease of leases) {
       const outcome = await this.recoverJob(lease).catch((error: unknown) => {
         this.logger.error({ err: error, ...lease }, 'recovering an abandoned job failed');
-        return null;
+        return undefined;
       });
+      // A failure keeps the lease, now this process's: its next sweep, or the next start's, retries.
+      if (outcome === undefined) continue;
+      await this.state.release(lease.queue, lease.jobId, null);
       if (!outcome) continue;
       const name = lease.queue as QueueName;
       const counts = outcome === 'failed' ? recovered.failed : recovered.retried;

@@ -211,8 +211,9 @@ export class QueueState {
   /**
    * Takes the leases of processes that are gone: with `everyoneElse`, of every other process (a
    * process that owns the queue's database and has not started its workers yet); otherwise of those
-   * whose heartbeat is older than `staleSeconds`. Deleting them claims them, so of several processes
-   * sweeping at once each lease goes to one.
+   * whose heartbeat is older than `staleSeconds`. Moving them to this process claims them, so of
+   * several processes sweeping at once each lease goes to one; the caller releases each once its job
+   * is recovered, so a process killed in between leaves them to the next sweep rather than losing them.
    */
   async claimAbandoned(options: { everyoneElse: true } | { staleSeconds: number }): Promise<Lease[]> {
     const dead =
@@ -221,7 +222,7 @@ export class QueueState {
         : `DELETE FROM ${this.s}.process WHERE id <> $1 AND heartbeat_at < now() - make_interval(secs => $2) RETURNING id`;
     const { rows } = await this.db.executeSql(
       `WITH dead AS (${dead})
-       DELETE FROM ${this.s}.lease l
+       UPDATE ${this.s}.lease l SET process_id = $1
        WHERE l.process_id <> $1 AND (l.process_id IN (SELECT id FROM dead)
          OR NOT EXISTS (SELECT 1 FROM ${this.s}.process p WHERE p.id = l.process_id))
        RETURNING l.queue, l.job_id AS "jobId", l.key`,
