@@ -1,14 +1,11 @@
 // Copying files safely: to a temp name, read back and checked, made durable, and only then renamed.
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, copyFile, mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, mkdir, rename, rm, statfs } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 
-/** Node's SHA-256 keeps up with the disk only when fed about 1 MiB at a time. */
-export const COPY_BUFFER_SIZE = 1024 * 1024;
-/** From this size on a file is copied chunk by chunk, so an abort takes effect within it. */
-const WHOLE_FILE_LIMIT = 64 * COPY_BUFFER_SIZE;
 /** fsyncs in flight when each file has to be synced on its own. */
 const FSYNC_CONCURRENCY = 8;
 
@@ -22,72 +19,163 @@ export interface CopiedFile {
   size: number;
 }
 
+export interface CopyJob {
+  source: string;
+  /**
+   * The hash Nook recorded for the source (originals: hashed when stored or indexed): the copy must
+   * read back as it, so the source is not hashed again. Null for derived files: the source is hashed
+   * after the copy and must match.
+   */
+  expectedSha256: string | null;
+  /** The size the source should have. */
+  size: number;
+}
+
+export interface CommitMove {
+  source: string;
+  temp: string;
+  destination: string;
+  /** The size copied: an original no longer at it changed after its copy was read, and is dropped. */
+  size: number;
+}
+
 export interface CopiedTemp extends CopiedFile {
-  /** The copy, complete and checked, but not yet durable nor under its final name. */
+  /** The copy, checked but not yet durable nor under its final name. */
   temp: string;
 }
 
-export interface CopyOptions {
-  /** The hash Nook recorded for the source; a copy whose content differs is refused. */
-  expectedSha256?: string;
-  /** The size the source should have; big files are copied in chunks so an abort is not held up. */
-  size?: number;
-  /** Where the temp file is written: on the destination's filesystem, so the final rename is atomic. */
-  partialDir: string;
-  signal?: AbortSignal;
-  throttle?: Throttle;
-  /** A buffer of COPY_BUFFER_SIZE this copy may use (one per concurrent copy spares an allocation per file). */
-  buffer?: Buffer;
-}
+/** One file's copy: checked and in its temp file, or why not (a FileCopyError, or a target's error). */
+export type CopyOutcome = CopiedTemp | FileCopyError | Error;
 
-/** Caps the bytes per second read by all the copies sharing it (a Pi's USB bus serves the server too). */
-export class Throttle {
-  private readonly startedAt = Date.now();
-  private bytes = 0;
+type WorkerOutcome =
+  | CopiedTemp
+  | { problem: string }
+  | { aborted: true }
+  | { error: { code?: string; message: string } }
+  | { committed: true };
 
-  constructor(private readonly bytesPerSecond: number) {}
+const PROBLEMS: Record<string, string> = {
+  'source-missing': 'the original is no longer on disk',
+  'source-denied': 'Nook may not read the original',
+  'source-io': 'reading the original failed with an I/O error',
+  changed: 'it changed while being copied; the next run copies it again',
+  mismatch:
+    'its content no longer matches the hash Nook recorded (changed on disk since it was indexed, or while being copied)',
+  'read-back': 'the copy does not read back as written (target disk or connection error)',
+};
 
-  async take(bytes: number): Promise<void> {
-    this.bytes += bytes;
-    const due = this.startedAt + (this.bytes / this.bytesPerSecond) * 1000;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  }
+function outcome(result: WorkerOutcome, signal?: AbortSignal): CopyOutcome | null {
+  if ('problem' in result) return new FileCopyError(PROBLEMS[result.problem] ?? result.problem);
+  if ('aborted' in result) return signal?.reason instanceof Error ? signal.reason : new Error('aborted');
+  if ('error' in result) return Object.assign(new Error(result.error.message), { code: result.error.code });
+  if ('committed' in result) return null;
+  return result;
 }
 
 /**
- * Copies `source` to a new temp file in `partialDir` and reads the copy back. With `expectedSha256`
- * (originals: Nook hashed them when it stored or indexed them) the copy must hash to it, so the source
- * is not hashed again; without it (derived files) the source is hashed after the copy and must match.
- * The copy is not durable yet: see `syncFiles`, then `commitTemp`.
+ * Worker threads (copy-worker.js) that copy files to temp names and read the copies back, and later
+ * rename them. Each takes one request at a time; requests wait for a free worker.
  */
-export async function copyToTemp(source: string, options: CopyOptions): Promise<CopiedTemp> {
-  const buffer = options.buffer ?? Buffer.allocUnsafe(COPY_BUFFER_SIZE);
-  const temp = path.join(options.partialDir, `${randomBytes(8).toString('hex')}.part`);
-  try {
-    if (options.throttle || (options.size ?? 0) >= WHOLE_FILE_LIMIT)
-      await copyInChunks(source, temp, buffer, options);
-    else await copyWhole(source, temp);
-    // Read back what the target's filesystem holds: a short write or a network share that lost data
-    // shows here. The pages usually come from the cache, so the disk's surface is `nook backup
-    // verify`'s to check (scheduled verify runs, or after a remount).
-    const written = await hashWith(temp, buffer, options.signal);
-    if (options.expectedSha256 !== undefined) {
-      if (written.sha256 !== options.expectedSha256)
-        throw await explainMismatch(source, options.expectedSha256, buffer);
-      // A writer that appended or truncated after the copy: the copy is what Nook recorded, but the
-      // original is no longer that, and a later run should take it up once it is indexed again.
-      if ((await statSource(source)).size !== written.size) throw changedWhileCopied();
-    } else {
-      const original = await hashWith(source, buffer, options.signal).catch((error: unknown) => {
-        throw sourceError(error, source);
+export class CopyPool {
+  private readonly idle: Worker[] = [];
+  private readonly waiting: {
+    request: unknown;
+    resolve: (reply: unknown) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  private readonly workers: Worker[] = [];
+  private readonly aborted = new Int32Array(new SharedArrayBuffer(4));
+  private failure: Error | null = null;
+
+  /**
+   * `size` workers: two on a machine with two cores or more (with the main thread's share that keeps
+   * both busy), one on a single core, and one when the bytes read are capped (one shared rate).
+   */
+  constructor(
+    options: {
+      /** Where temp files go: on the destination's filesystem, so a rename can give them their final names. */
+      tempDir: string;
+      bytesPerSecond?: number;
+      signal?: AbortSignal;
+    },
+    size = options.bytesPerSecond ? 1 : Math.min(2, availableParallelism()),
+  ) {
+    this.signal = options.signal;
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL('./copy-worker.js', import.meta.url), {
+        workerData: {
+          abort: this.aborted.buffer,
+          tempDir: options.tempDir,
+          bytesPerSecond: options.bytesPerSecond ?? 0,
+        },
       });
-      if (original.sha256 !== written.sha256 || original.size !== written.size) throw changedWhileCopied();
+      worker.on('error', (error) => this.fail(error));
+      worker.on('exit', (code) => {
+        if (code !== 0) this.fail(new Error(`a copy worker stopped (exit code ${code})`));
+      });
+      this.workers.push(worker);
+      this.idle.push(worker);
     }
-    return { temp, ...written };
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
+    options.signal?.addEventListener('abort', this.abort, { once: true });
+  }
+
+  private readonly signal: AbortSignal | undefined;
+
+  private readonly abort = () => Atomics.store(this.aborted, 0, 1);
+
+  /** Copies each job's source to a temp file and reads the copy back; not durable yet (see `syncFiles`). */
+  async copy(jobs: CopyJob[]): Promise<CopyOutcome[]> {
+    const reply = await this.send<{ outcomes: WorkerOutcome[] }>({ copy: jobs });
+    return reply.outcomes.map((result) => outcome(result, this.signal)!);
+  }
+
+  /**
+   * Renames durable temp files to their final names, creating folders as needed. Returns what became
+   * of each move (null: committed; fewer outcomes than moves when the target failed) and the folders
+   * that gained entries.
+   */
+  async commit(moves: CommitMove[]): Promise<{ outcomes: (CopyOutcome | null)[]; touched: string[] }> {
+    const reply = await this.send<{ results: WorkerOutcome[]; touched: string[] }>({ commit: moves });
+    return { outcomes: reply.results.map((result) => outcome(result, this.signal)), touched: reply.touched };
+  }
+
+  async close(): Promise<void> {
+    this.signal?.removeEventListener('abort', this.abort);
+    this.fail(new Error('the copy pool is closed'));
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+
+  private send<T>(request: unknown): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ request, resolve: resolve as (reply: unknown) => void, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.idle.length && this.waiting.length) {
+      const worker = this.idle.pop()!;
+      const { request, resolve, reject } = this.waiting.shift()!;
+      const onError = (error: Error) => {
+        worker.off('message', onMessage);
+        reject(error);
+      };
+      const onMessage = (reply: unknown) => {
+        worker.off('error', onError);
+        this.idle.push(worker);
+        resolve(reply);
+        this.dispatch();
+      };
+      worker.once('message', onMessage);
+      worker.once('error', onError);
+      worker.postMessage(request);
+    }
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const { reject } of this.waiting.splice(0)) reject(this.failure);
   }
 }
 
@@ -99,108 +187,26 @@ export async function commitTemp(temp: string, destination: string): Promise<voi
 
 /**
  * Copies one file so that the destination name only ever holds a complete, verified file: to a temp
- * name, read back, fsynced, renamed. Many files are better copied with `copyToTemp`, synced together
- * and then committed.
+ * name, read back and checked against `expectedSha256`, fsynced, renamed. Many files are better
+ * copied in batches: see the backup runner.
  */
 export async function copyVerified(
+  pool: CopyPool,
   source: string,
   destination: string,
-  options: CopyOptions,
+  expected: { sha256: string; size: number },
 ): Promise<CopiedFile> {
-  const copied = await copyToTemp(source, options);
+  const [copied] = await pool.copy([{ source, expectedSha256: expected.sha256, size: expected.size }]);
+  if (copied instanceof Error) throw copied;
+  const { temp, sha256, size } = copied!;
   try {
-    await fsyncEach([copied.temp], 'r+');
-    await commitTemp(copied.temp, destination);
+    await fsyncEach([temp], 'r+');
+    await commitTemp(temp, destination);
   } catch (error) {
-    await rm(copied.temp, { force: true });
+    await rm(temp, { force: true });
     throw error;
   }
-  return { sha256: copied.sha256, size: copied.size };
-}
-
-/** copy_file_range(2) through libuv: the kernel copies, no bytes pass through JavaScript. */
-async function copyWhole(source: string, temp: string): Promise<void> {
-  try {
-    await copyFile(source, temp, constants.COPYFILE_EXCL);
-  } catch (error) {
-    // copyFile opens both ends: a source Nook cannot read is that file's problem, not the target's.
-    await access(source, constants.R_OK).catch((sourceFault: unknown) => {
-      throw sourceError(sourceFault, source);
-    });
-    throw error;
-  }
-}
-
-async function copyInChunks(source: string, temp: string, buffer: Buffer, options: CopyOptions) {
-  const input = await open(source, 'r').catch((error: unknown) => {
-    throw sourceError(error, source);
-  });
-  try {
-    const output = await open(temp, 'wx', 0o644);
-    try {
-      for (;;) {
-        options.signal?.throwIfAborted();
-        const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
-        if (bytesRead === 0) break;
-        await options.throttle?.take(bytesRead);
-        let written = 0;
-        while (written < bytesRead)
-          written += (await output.write(buffer, written, bytesRead - written)).bytesWritten;
-      }
-    } finally {
-      await output.close();
-    }
-  } finally {
-    await input.close();
-  }
-}
-
-async function hashWith(file: string, buffer: Buffer, signal?: AbortSignal): Promise<CopiedFile> {
-  const handle = await open(file, 'r');
-  try {
-    const hash = createHash('sha256');
-    let size = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-    return { sha256: hash.digest('hex'), size };
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Whose fault a copy that does not hash as recorded is: the source's content, or the target's. */
-async function explainMismatch(source: string, expected: string, buffer: Buffer): Promise<FileCopyError> {
-  const original = await hashWith(source, buffer).catch(() => null);
-  if (original?.sha256 === expected)
-    return new FileCopyError('the copy does not read back as written (target disk or connection error)');
-  return new FileCopyError(
-    'its content no longer matches the hash Nook recorded (changed on disk since it was indexed, or while being copied)',
-  );
-}
-
-function changedWhileCopied(): FileCopyError {
-  return new FileCopyError('it changed while being copied; the next run copies it again');
-}
-
-async function statSource(source: string) {
-  try {
-    return await stat(source);
-  } catch (error) {
-    throw sourceError(error, source);
-  }
-}
-
-function sourceError(error: unknown, source: string): Error {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new FileCopyError('the original is no longer on disk');
-  if (code === 'EACCES' || code === 'EPERM') return new FileCopyError('Nook may not read the original');
-  if (code === 'EIO') return new FileCopyError(`reading ${source} failed with an I/O error`);
-  return error as Error;
+  return { sha256, size };
 }
 
 /**

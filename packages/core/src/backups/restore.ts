@@ -3,7 +3,7 @@ import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { openDatabase } from '../db/orm';
 import { NookError } from '../errors';
-import { copyVerified, syncDirectories } from './copy';
+import { CopyPool, copyVerified, syncDirectories } from './copy';
 import type { Manifest, ManifestLibrary } from './manifest';
 import { readIndex } from './mirror-index';
 import { SNAPSHOT_NAME } from './runner';
@@ -92,10 +92,11 @@ export async function restoreBackup(
   let bytesRestored = 0;
   const failed: RestoreReport['failed'] = [];
 
-  const restore = async (rel: string, destination: string, expectedSha256?: string) => {
-    const copied = await copyVerified(path.join(target, ...rel.split('/')), destination, {
-      partialDir: partial,
-      ...(expectedSha256 && { expectedSha256 }),
+  const pool = new CopyPool({ tempDir: partial }, 1);
+  const restore = async (rel: string, destination: string, expected: { sha256: string; size: number }) => {
+    const copied = await copyVerified(pool, path.join(target, ...rel.split('/')), destination, {
+      sha256: expected.sha256,
+      size: expected.size,
     }).catch((error: Error) => {
       throw new NookError('BAD_REQUEST', `cannot restore ${rel}: ${error.message}`);
     });
@@ -116,32 +117,37 @@ export async function restoreBackup(
     return library.type === 'upload' || watchedRoot !== null;
   });
   let done = 0;
-  for (const asset of restorable) {
-    const library = libraries.get(asset.libraryId)!;
-    let root: string;
-    if (library.type === 'upload') root = path.resolve(to, library.rootPath);
-    else {
-      root = path.join(watchedRoot!, library.id);
-      relocated.set(library.id, root);
+  try {
+    for (const asset of restorable) {
+      const library = libraries.get(asset.libraryId)!;
+      let root: string;
+      if (library.type === 'upload') root = path.resolve(to, library.rootPath);
+      else {
+        root = path.join(watchedRoot!, library.id);
+        relocated.set(library.id, root);
+      }
+      options.onProgress?.(done++, restorable.length, asset.backupPath!);
+      try {
+        await restore(asset.backupPath!, path.join(root, ...asset.path.split('/')), asset);
+      } catch (error) {
+        failed.push({ path: asset.backupPath!, reason: (error as Error).message });
+      }
     }
-    options.onProgress?.(done++, restorable.length, asset.backupPath!);
-    try {
-      await restore(asset.backupPath!, path.join(root, ...asset.path.split('/')), asset.sha256);
-    } catch (error) {
-      failed.push({ path: asset.backupPath!, reason: (error as Error).message });
+    for (const extra of ['secret.key', 'config.json']) {
+      const rel = `${targetLayout.snapshots}/${snapshot}/${extra}`;
+      const entry = index.get(rel);
+      if (entry) await restore(rel, path.join(to, extra), entry);
     }
+    await syncDirectories(touched);
+    await restore(
+      `${targetLayout.snapshots}/${snapshot}/nook.db`,
+      path.join(to, 'nook.db'),
+      manifest.database,
+    );
+    await syncDirectories([to]);
+  } finally {
+    await pool.close();
   }
-  for (const extra of ['secret.key', 'config.json']) {
-    const rel = `${targetLayout.snapshots}/${snapshot}/${extra}`;
-    if (index.has(rel)) await restore(rel, path.join(to, extra), index.get(rel)!.sha256);
-  }
-  await syncDirectories(touched);
-  await restore(
-    `${targetLayout.snapshots}/${snapshot}/nook.db`,
-    path.join(to, 'nook.db'),
-    manifest.database.sha256,
-  );
-  await syncDirectories([to]);
   await rm(path.join(to, 'tmp'), { recursive: true, force: true });
 
   await settleRestoredDatabase(to, relocated);

@@ -1,5 +1,5 @@
 // A backup run: snapshot the metadata, mirror what changed, keep the last N snapshots, record it all.
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/sqlite';
@@ -14,15 +14,7 @@ import {
   type BackupRunKind,
 } from './backup-run.entity';
 import { BackupSchedule } from './backup-schedule.entity';
-import {
-  COPY_BUFFER_SIZE,
-  FileCopyError,
-  Throttle,
-  copyToTemp,
-  syncFiles,
-  writeFileAtomic,
-  type CopiedTemp,
-} from './copy';
+import { CopyPool, FileCopyError, syncFiles, writeFileAtomic, type CopiedTemp } from './copy';
 import {
   takeSnapshot,
   type Manifest,
@@ -44,17 +36,14 @@ import {
 } from './target';
 import { verifyTarget } from './verify';
 
-/**
- * Files copied at once: more than libuv's four threads, so they never wait for JavaScript to hand
- * them the next file while it hashes what was read back; each holds a 1 MiB buffer.
- */
-const COPY_CONCURRENCY = 8;
+/** Files handed to a copy worker at once: few enough that progress and an abort are never far behind. */
+const CHUNK_FILES = 32;
+const CHUNK_BYTES = 32 * 1024 * 1024;
 /** Copies made durable with one sync and then renamed, whichever limit comes first. */
 const BATCH_FILES = 2000;
 const BATCH_BYTES = 256 * 1024 * 1024;
 /** Also bounds what a killed run loses, and how long progress stands still. */
 const BATCH_MS = 1000;
-const RENAME_CONCURRENCY = 8;
 /** How often a running run writes its progress to the database. */
 const PROGRESS_INTERVAL_MS = 1000;
 
@@ -407,8 +396,8 @@ export class BackupRunner {
 
   /**
    * Copies what is new or changed; a file's own trouble is recorded, the target's stops the run.
-   * Copies go to `.partial/` and are read back one by one, then made durable together (one syncfs
-   * for a whole batch instead of an fsync each) and only then renamed to their final names.
+   * Worker threads copy each file to `.partial/` and read it back; the copies are made durable
+   * together (one syncfs for a whole batch instead of an fsync each) and only then renamed.
    */
   private async copyAll(
     files: PlannedFile[],
@@ -421,7 +410,6 @@ export class BackupRunner {
     { signal, maxBytesPerSecond }: RunOptions,
   ): Promise<string[]> {
     const target = path.dirname(partial);
-    const throttle = maxBytesPerSecond ? new Throttle(maxBytesPerSecond) : undefined;
     const missing: string[] = [];
     const bytesTotal = files.reduce((sum, file) => sum + file.size, 0);
     let filesDone = 0;
@@ -442,9 +430,27 @@ export class BackupRunner {
       filesDone++;
       bytesDone += file.size;
     };
-    const folders = new FolderMaker(touched);
+    const failed = (file: PlannedFile, error: unknown) => {
+      if (!(error instanceof FileCopyError)) {
+        stopped ??= error;
+        return;
+      }
+      run.filesFailed++;
+      missing.push(file.rel);
+      errors.push({ path: file.rel, reason: error.message });
+      done(file);
+    };
+    // Started with the first file to copy: a run with nothing to copy needs no threads.
+    let pool: CopyPool | null = null;
+    const workers = () =>
+      (pool ??= new CopyPool({
+        tempDir: partial,
+        ...(maxBytesPerSecond && { bytesPerSecond: maxBytesPerSecond }),
+        ...(signal && { signal }),
+      }));
 
-    let batch: { file: PlannedFile; copied: CopiedTemp; destination: string }[] = [];
+    type Copied = { file: PlannedFile; copied: CopiedTemp; destination: string };
+    let batch: Copied[] = [];
     let batchBytes = 0;
     let batchStartedAt = 0;
     let committing: Promise<void> = Promise.resolve();
@@ -459,9 +465,18 @@ export class BackupRunner {
             partial,
             taken.map((item) => item.copied.temp),
           );
-          await inPool(taken, RENAME_CONCURRENCY, async ({ file, copied, destination }) => {
-            await folders.make(path.dirname(destination));
-            await rename(copied.temp, destination);
+          const { outcomes, touched: folders } = await workers().commit(
+            taken.map(({ file, copied, destination }) => ({
+              source: file.source,
+              temp: copied.temp,
+              destination,
+              size: copied.size,
+            })),
+          );
+          for (const folder of folders) touched.add(folder);
+          outcomes.forEach((outcome, i) => {
+            const { file, copied } = taken[i]!;
+            if (outcome !== null) return failed(file, outcome);
             index.set(file.rel, { size: copied.size, sha256: copied.sha256 });
             run.filesCopied++;
             run.bytesCopied += copied.size;
@@ -474,63 +489,69 @@ export class BackupRunner {
         });
     };
 
-    const one = async (file: PlannedFile, buffer: Buffer) => {
-      const destination = path.join(target, ...file.rel.split('/'));
-      report(file.rel);
-      if (await this.alreadyThere(file, destination, index, listing)) {
-        run.filesSkipped++;
-        run.bytesSkipped += file.size;
-        done(file);
-        return;
-      }
-      try {
-        const copied = await copyToTemp(file.source, {
-          partialDir: partial,
-          size: file.size,
-          buffer,
-          ...(file.sha256 && { expectedSha256: file.sha256 }),
-          ...(signal && { signal }),
-          ...(throttle && { throttle }),
+    // Each lane hands a worker a chunk of files at a time; two lanes per worker keep it busy while
+    // the main thread takes in what the other lane brought back.
+    const lane = async () => {
+      while (stopped === null && next < files.length) {
+        const chunk: Omit<Copied, 'copied'>[] = [];
+        let chunkBytes = 0;
+        while (next < files.length && chunk.length < CHUNK_FILES && chunkBytes < CHUNK_BYTES) {
+          const file = files[next++]!;
+          if (this.unchanged(file, index, listing)) {
+            run.filesSkipped++;
+            run.bytesSkipped += file.size;
+            done(file);
+            continue;
+          }
+          const destination = path.join(target, ...file.rel.split('/'));
+          if (await this.alreadyThere(file, destination, index, listing)) {
+            run.filesSkipped++;
+            run.bytesSkipped += file.size;
+            done(file);
+            continue;
+          }
+          report(file.rel);
+          chunk.push({ file, destination });
+          chunkBytes += file.size;
+        }
+        if (chunk.length === 0) continue;
+        signal?.throwIfAborted();
+        const outcomes = await workers().copy(
+          chunk.map(({ file }) => ({
+            source: file.source,
+            expectedSha256: file.sha256,
+            size: file.size,
+          })),
+        );
+        outcomes.forEach((copied, i) => {
+          const item = chunk[i]!;
+          if (copied instanceof Error) return failed(item.file, copied);
+          if (batch.length === 0) batchStartedAt = Date.now();
+          batch.push({ ...item, copied });
+          batchBytes += copied.size;
         });
-        if (batch.length === 0) batchStartedAt = Date.now();
-        batch.push({ file, copied, destination });
-        batchBytes += copied.size;
         if (
           batch.length >= BATCH_FILES ||
           batchBytes >= BATCH_BYTES ||
-          Date.now() - batchStartedAt >= BATCH_MS
+          (batch.length > 0 && Date.now() - batchStartedAt >= BATCH_MS)
         )
           commitBatch();
-      } catch (error) {
-        if (!(error instanceof FileCopyError)) throw error;
-        run.filesFailed++;
-        missing.push(file.rel);
-        errors.push({ path: file.rel, reason: error.message });
-        done(file);
       }
     };
-
-    const worker = async () => {
-      const buffer = Buffer.allocUnsafe(COPY_BUFFER_SIZE);
-      while (stopped === null && next < files.length) {
-        const file = files[next++]!;
-        if (this.unchanged(file, index, listing)) {
-          run.filesSkipped++;
-          run.bytesSkipped += file.size;
-          done(file);
-          continue;
-        }
-        try {
-          signal?.throwIfAborted();
-          await one(file, buffer);
-        } catch (error) {
-          stopped ??= error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: COPY_CONCURRENCY }, worker));
-    commitBatch();
-    await committing;
+    try {
+      const lanes = 2 * Math.min(2, availableParallelism());
+      await Promise.all(
+        Array.from({ length: lanes }, () =>
+          lane().catch((error: unknown) => {
+            stopped ??= error;
+          }),
+        ),
+      );
+      commitBatch();
+      await committing;
+    } finally {
+      await (pool as CopyPool | null)?.close();
+    }
     run.errors = errors.slice(0, MAX_RUN_ERRORS);
     report(null);
     if (stopped !== null) {
@@ -681,34 +702,6 @@ export class BackupRunner {
   }
 }
 
-/** Creates destination folders once each, noting every folder that gained an entry so it is synced. */
-class FolderMaker {
-  private readonly made = new Map<string, Promise<void>>();
-
-  constructor(private readonly touched: Set<string>) {}
-
-  make(dir: string): Promise<void> {
-    let making = this.made.get(dir);
-    if (!making) {
-      making = mkdir(dir, { recursive: true }).then(
-        (first) => {
-          this.touched.add(dir);
-          // Each folder created is a new entry in its parent, which needs a sync as well.
-          if (first)
-            for (let up = dir; up !== path.dirname(first); up = path.dirname(up))
-              this.touched.add(path.dirname(up));
-        },
-        (error: unknown) => {
-          this.made.delete(dir);
-          throw error;
-        },
-      );
-      this.made.set(dir, making);
-    }
-    return making;
-  }
-}
-
 /**
  * The names in each folder of the target, read once per folder: one readdir stands for the stats of
  * all the files in it, and most files a first run copies are not there at all.
@@ -751,14 +744,6 @@ class TargetListing {
 
 function folderOf(rel: string): string {
   return rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
-}
-
-async function inPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 /** Keeps the run's progress in the database at most once a second, and tells a listener at once. */
