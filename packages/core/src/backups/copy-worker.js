@@ -36,7 +36,7 @@ const folders = new Set();
  * A temp folder of this worker's own: workers creating files in one folder queue on its lock (ext4
  * spins on it), where in folders of their own they do not meet.
  */
-const temps = path.join(workerData.tempDir, randomBytes(6).toString('hex'));
+const temps = workerData.tempDir && path.join(workerData.tempDir, randomBytes(6).toString('hex'));
 let made = 0;
 
 /** Something wrong with this one source file: the main thread turns it into a FileCopyError. */
@@ -215,7 +215,18 @@ function commit(moves) {
   return { results, touched: [...touched] };
 }
 
+/** What verify needs of a file: its hash and size, or why it could not be read. */
+function check({ file, size }) {
+  try {
+    return hashFile(file, size);
+  } catch (error) {
+    if (error instanceof Aborted) return { aborted: true };
+    return { error: { code: error?.code, message: error?.message ?? String(error) } };
+  }
+}
+
 parentPort.on('message', (request) => {
   if (request.copy) parentPort.postMessage({ outcomes: request.copy.map(copy) });
+  else if (request.hash) parentPort.postMessage({ outcomes: request.hash.map(check) });
   else parentPort.postMessage(commit(request.commit));
 });

@@ -8,6 +8,12 @@ import { Worker } from 'node:worker_threads';
 
 /** fsyncs in flight when each file has to be synced on its own. */
 const FSYNC_CONCURRENCY = 8;
+/**
+ * From this many files and folders on, one syncfs is cheaper than an fsync each. Below it, an fsync
+ * each: syncfs also waits for whatever else is dirty on that filesystem (the server's own writes when
+ * the target shares its disk).
+ */
+const SYNCFS_FROM = 64;
 
 /** A problem with this one file (it changed, it is gone, its content is not what Nook recorded). */
 export class FileCopyError extends Error {
@@ -84,6 +90,8 @@ export class CopyPool {
     reject: (error: Error) => void;
   }[] = [];
   private readonly workers: Worker[] = [];
+  /** How many worker threads it runs. */
+  readonly size: number;
   private readonly aborted = new Int32Array(new SharedArrayBuffer(4));
   private failure: Error | null = null;
 
@@ -94,18 +102,19 @@ export class CopyPool {
   constructor(
     options: {
       /** Where temp files go: on the destination's filesystem, so a rename can give them their final names. */
-      tempDir: string;
+      tempDir?: string;
       bytesPerSecond?: number;
       signal?: AbortSignal;
     },
     size = options.bytesPerSecond ? 1 : Math.min(2, availableParallelism()),
   ) {
     this.signal = options.signal;
+    this.size = size;
     for (let i = 0; i < size; i++) {
       const worker = new Worker(new URL('./copy-worker.js', import.meta.url), {
         workerData: {
           abort: this.aborted.buffer,
-          tempDir: options.tempDir,
+          tempDir: options.tempDir ?? null,
           bytesPerSecond: options.bytesPerSecond ?? 0,
         },
       });
@@ -127,6 +136,15 @@ export class CopyPool {
   async copy(jobs: CopyJob[]): Promise<CopyOutcome[]> {
     const reply = await this.send<{ outcomes: WorkerOutcome[] }>({ copy: jobs });
     return reply.outcomes.map((result) => outcome(result, this.signal)!);
+  }
+
+  /**
+   * Hashes files (reading at most one byte more than `size`): what each holds, or why it could not be
+   * read (an error with its code).
+   */
+  async hash(files: { file: string; size: number }[]): Promise<(CopiedFile | Error)[]> {
+    const reply = await this.send<{ outcomes: WorkerOutcome[] }>({ hash: files });
+    return reply.outcomes.map((result) => outcome(result, this.signal) as CopiedFile | Error);
   }
 
   /**
@@ -218,9 +236,9 @@ const SYNCFS_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 
 let syncCommandMissing = false;
 
 /**
- * Makes files (and the folders holding new names) durable. On a local filesystem one syncfs —
- * coreutils' `sync --file-system` — does it for thousands of files at the cost of one flush, where an
- * fsync each costs a journal commit and a device flush per file; elsewhere, or when that fails, each
+ * Makes files (and the folders holding new names) durable. For many, on a local filesystem, one
+ * syncfs — coreutils' `sync --file-system` — does it at the cost of one flush, where an fsync each
+ * costs a journal commit and a device flush per file; for a few, elsewhere, or when that fails, each
  * is fsynced (which also names the error of a failing disk).
  */
 export async function syncFiles(
@@ -228,8 +246,10 @@ export async function syncFiles(
   files: Iterable<string>,
   dirs: Iterable<string> = [],
 ): Promise<void> {
-  if (await syncFilesystem(onFilesystemOf)) return;
-  await Promise.all([fsyncEach(files, 'r+'), fsyncEach(dirs, 'r')]);
+  const fileList = [...files];
+  const dirList = [...dirs];
+  if (fileList.length + dirList.length >= SYNCFS_FROM && (await syncFilesystem(onFilesystemOf))) return;
+  await Promise.all([fsyncEach(fileList, 'r+'), fsyncEach(dirList, 'r')]);
 }
 
 /** Makes renames and new entries in these folders durable (their metadata, not just the files). */

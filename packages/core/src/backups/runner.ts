@@ -1,6 +1,6 @@
 // A backup run: snapshot the metadata, mirror what changed, keep the last N snapshots, record it all.
 import { availableParallelism, hostname } from 'node:os';
-import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/sqlite';
 import { hashFile } from '../ingest/hash';
@@ -538,6 +538,8 @@ export class BackupRunner {
           commitBatch();
       }
     };
+    // The no-change shortcut needs the folders the index lists, read while the snapshot was taken.
+    await listing.ready();
     try {
       const lanes = 2 * Math.min(2, availableParallelism());
       await Promise.all(
@@ -685,7 +687,18 @@ export class BackupRunner {
     }
   }
 
+  /** Says which schedule writes here; rewritten (and synced) only when that changes. */
   private async writeMarker(schedule: BackupSchedule, partial: string): Promise<void> {
+    const file = path.join(schedule.targetDir, targetLayout.marker);
+    const current = await readFile(file, 'utf8')
+      .then((text) => JSON.parse(text) as Record<string, unknown>)
+      .catch(() => null);
+    if (
+      current?.format === BACKUP_FORMAT &&
+      current.scheduleId === schedule.id &&
+      current.scheduleName === schedule.name
+    )
+      return;
     const marker = {
       format: BACKUP_FORMAT,
       software: 'nook',
@@ -694,11 +707,7 @@ export class BackupRunner {
       updatedAt: new Date().toISOString(),
       restore: 'nook backup restore <this folder> --to <new data dir>',
     };
-    await writeFileAtomic(
-      path.join(schedule.targetDir, targetLayout.marker),
-      JSON.stringify(marker, null, 2),
-      partial,
-    );
+    await writeFileAtomic(file, JSON.stringify(marker, null, 2), partial);
   }
 }
 
@@ -711,6 +720,11 @@ class TargetListing {
   private readonly folders = new Map<string, Set<string>>();
 
   constructor(private readonly target: string) {}
+
+  /** Waits for every folder started so far. */
+  async ready(): Promise<void> {
+    await Promise.all(this.reading.values());
+  }
 
   /** Starts reading the folders these files (relative to the target) are in. */
   prefetch(rels: Iterable<string>): void {

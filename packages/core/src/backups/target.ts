@@ -158,9 +158,9 @@ export async function lockTarget(targetDir: string, runId: string): Promise<() =
   };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
+      // Not synced: a lock cut short by a power cut is unreadable, and an unreadable lock is stale.
       const handle = await open(file, 'wx');
       await handle.writeFile(JSON.stringify(owner));
-      await handle.sync();
       await handle.close();
       const heartbeat = setInterval(() => {
         const now = new Date();
