@@ -410,4 +410,110 @@ describe('backup runs', () => {
     expect(run).toMatchObject({ kind: 'verify', status: 'failed', filesCorrupt: 2 });
     expect(run.error).toMatch(/2 of \d+ files checked are damaged or missing/);
   });
+
+  it('a no-change run reads no copy: one damaged in place is skipped, verify marks it, the next run copies it again', async () => {
+    const target = path.join(scratch, 'shortcut');
+    await mkdir(target);
+    const { id } = await schedule(target);
+    const first = await runner().backup(id);
+    expect(first.status).toBe('succeeded');
+    const [rotten, grown] = (await filesUnder(path.join(target, 'data'))).map((rel) => `data/${rel}`);
+    // Bit rot: same size, same mtime, other content. And a copy someone appended to.
+    const rottenPath = path.join(target, rotten!);
+    const before = await stat(rottenPath);
+    const bytes = await readFile(rottenPath);
+    bytes[10] = bytes[10]! ^ 0xff;
+    await writeFile(rottenPath, bytes);
+    await utimes(rottenPath, before.atime, before.mtime);
+    await appendFile(path.join(target, grown!), 'appended');
+
+    // The shortcut trusts the index and the folder listing: neither change is seen.
+    const blind = await runner().backup(id);
+    expect(blind).toMatchObject({ status: 'succeeded', filesCopied: 0, filesSkipped: first.filesCopied });
+
+    const verify = await runner().verify(id, 100);
+    expect(verify).toMatchObject({ status: 'failed', filesCorrupt: 2 });
+    expect(verify.errors).toEqual(
+      expect.arrayContaining([
+        { path: rotten, reason: expect.stringMatching(/bit rot/) },
+        { path: grown, reason: expect.stringMatching(/larger than the \d+ bytes written/) },
+      ]),
+    );
+    const marked = await readIndex(target);
+    expect(marked.get(rotten!)?.damaged).toBeTruthy();
+    expect(marked.get(grown!)?.damaged).toBeTruthy();
+
+    const repaired = await runner().backup(id);
+    expect(repaired).toMatchObject({ status: 'succeeded', filesCopied: 2 });
+    await expectOnlyWholeFiles(target);
+    expect((await verifyTarget(target, { samplePercent: 100 })).problems).toEqual([]);
+    expect((await readIndex(target)).get(rotten!)?.damaged).toBeUndefined();
+  });
+
+  it('a no-change run notices a copy gone from its folder and copies it again', async () => {
+    const target = path.join(scratch, 'gone-copy');
+    await mkdir(target);
+    const { id } = await schedule(target);
+    expect((await runner().backup(id)).status).toBe('succeeded');
+    const [lost] = await filesUnder(path.join(target, 'data'));
+    await rm(path.join(target, 'data', lost!));
+    const next = await runner().backup(id);
+    expect(next).toMatchObject({ status: 'succeeded', filesCopied: 1 });
+    expect(await filesUnder(path.join(target, 'data'))).toContain(lost);
+    await expectOnlyWholeFiles(target);
+  });
+
+  it('keeps what Nook recorded: an original changed behind its back is not copied over the good copy', async () => {
+    const target = path.join(scratch, 'behind-its-back');
+    await mkdir(target);
+    const { id } = await schedule(target);
+    expect((await runner().backup(id)).status).toBe('succeeded');
+    const asset = (await nook.orm.em.fork().find(Asset, {}, { populate: ['library'], limit: 1 }))[0]!;
+    const source = path.join(nook.dataDir.resolveLibraryRoot(asset.library.getEntity().rootPath), asset.path);
+    const original = await readFile(source);
+    const info = await stat(source);
+    const changed = Buffer.from(original);
+    changed[0] = changed[0]! ^ 0xff;
+    try {
+      // Same size and mtime: nothing but its content tells it apart, and Nook's hash is not updated.
+      await writeFile(source, changed);
+      await utimes(source, info.atime, info.mtime);
+      const skipped = await runner().backup(id);
+      expect(skipped).toMatchObject({ status: 'succeeded', filesCopied: 0 });
+      await expectOnlyWholeFiles(target);
+
+      // A backup that has to copy it refuses the content Nook did not record.
+      const fresh = path.join(scratch, 'behind-its-back-fresh');
+      await mkdir(fresh);
+      const other = await schedule(fresh);
+      const refused = await runner().backup(other.id);
+      expect(refused.status).toBe('partial');
+      expect(refused.errors).toEqual([
+        {
+          path: `data/${asset.library.getEntity().rootPath}/${asset.path}`,
+          reason: expect.stringMatching(/no longer matches the hash Nook recorded/),
+        },
+      ]);
+      await expectOnlyWholeFiles(fresh);
+    } finally {
+      await writeFile(source, original);
+    }
+  });
+
+  it('copies a library of many small files in batches, each made durable before its files are renamed', async () => {
+    await upload(
+      Array.from({ length: 150 }, (_, i) => ({ name: `small-${i}.bin`, data: randomBytes(2000 + i) })),
+    );
+    const target = path.join(scratch, 'batches');
+    await mkdir(target);
+    const { id } = await schedule(target);
+    const run = await runner().backup(id);
+    expect(run.status).toBe('succeeded');
+    expect(run.filesCopied).toBeGreaterThanOrEqual(150);
+    expect(await readdir(target)).not.toContain('.partial');
+    await expectOnlyWholeFiles(target);
+    const report = await verifyTarget(target, { samplePercent: 100 });
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBe(report.total);
+  });
 });
