@@ -146,6 +146,8 @@ function copy({ source, expectedSha256, size }) {
   try {
     if (bytesPerSecond || size >= WHOLE_FILE_LIMIT) copyInChunks(source, temp);
     else copyWhole(source, temp);
+    // Read back what the target's filesystem holds: a short write or a network share that lost data
+    // shows here. The pages usually come from the cache, so the disk's surface is verify's to check.
     const written = hashFile(temp, size);
     if (expectedSha256 !== null) {
       if (written.sha256 !== expectedSha256) {

@@ -79,8 +79,9 @@ function outcome(result: WorkerOutcome, signal?: AbortSignal): CopyOutcome | nul
 }
 
 /**
- * Worker threads (copy-worker.js) that copy files to temp names and read the copies back, and later
- * rename them. Each takes one request at a time; requests wait for a free worker.
+ * Worker threads (copy-worker.js) that copy files to temp names and read the copies back, later
+ * rename them, and hash copies for verify. Each takes one request at a time; requests wait for a
+ * free worker.
  */
 export class CopyPool {
   private readonly idle: Worker[] = [];
@@ -92,8 +93,11 @@ export class CopyPool {
   private readonly workers: Worker[] = [];
   /** How many worker threads it runs. */
   readonly size: number;
+  /** Set to 1 when the run is aborted; the workers look at it between files and chunks. */
   private readonly aborted = new Int32Array(new SharedArrayBuffer(4));
+  private readonly signal: AbortSignal | undefined;
   private failure: Error | null = null;
+  private readonly abort = () => Atomics.store(this.aborted, 0, 1);
 
   /**
    * `size` workers: two on a machine with two cores or more (with the main thread's share that keeps
@@ -127,10 +131,6 @@ export class CopyPool {
     }
     options.signal?.addEventListener('abort', this.abort, { once: true });
   }
-
-  private readonly signal: AbortSignal | undefined;
-
-  private readonly abort = () => Atomics.store(this.aborted, 0, 1);
 
   /** Copies each job's source to a temp file and reads the copy back; not durable yet (see `syncFiles`). */
   async copy(jobs: CopyJob[]): Promise<CopyOutcome[]> {
