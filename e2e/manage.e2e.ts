@@ -225,7 +225,8 @@ describe('management pages', () => {
     // A file opens in the viewer rather than in a new tab.
     await page.locator('[data-asset-id]', { hasText: 'sunset.jpg' }).click();
     const viewer = page.getByRole('dialog', { name: 'sunset.jpg' });
-    await viewer.locator('img').first().waitFor();
+    // Its preview may not be made yet here: the viewer then says so instead of a broken image.
+    await viewer.locator('img, [role="alert"]').first().waitFor();
     await page.keyboard.press('Escape');
     await viewer.waitFor({ state: 'detached' });
 

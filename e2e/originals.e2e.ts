@@ -29,9 +29,12 @@ function watchRefusals(page: Page): string[] {
   page.on('console', (message) => {
     if (/content security policy|refused|sandbox/i.test(message.text())) refusals.push(message.text());
   });
-  page.on('requestfailed', (request) =>
-    refusals.push(`${request.url()}: ${request.failure()?.errorText ?? 'failed'}`),
-  );
+  // A media element cancels its own requests (net::ERR_ABORTED) as it moves between ranges; a refused
+  // or blocked one fails otherwise (ERR_FAILED, ERR_BLOCKED_BY_RESPONSE).
+  page.on('requestfailed', (request) => {
+    const error = request.failure()?.errorText ?? 'failed';
+    if (error !== 'net::ERR_ABORTED') refusals.push(`${request.url()}: ${error}`);
+  });
   return refusals;
 }
 
