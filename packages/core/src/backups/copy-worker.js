@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 
 const BUFFER_SIZE = 1024 * 1024;
 /** From this size on a file is copied chunk by chunk, so an abort takes effect within it. */
@@ -217,6 +218,51 @@ function commit(moves) {
   return { results, touched: [...touched] };
 }
 
+/** Backup steps after the first are taken whole: writers meanwhile never make the copy start over. */
+const ALL_PAGES = 2 ** 30;
+
+/**
+ * Copies the live database to `file` with SQLite's online backup, and lists its libraries and assets
+ * (SnapshotListing in manifest.ts) in the same read transaction, so the files mirrored are exactly the
+ * ones the snapshot describes. A connection of its own, in this thread: Nook's connection and its
+ * event loop stay free meanwhile (the backup's fsync waits for the target disk), and WAL lets writers
+ * go on beside it. The copy is then switched to a rollback journal, a plain file that opens without
+ * -wal or -shm beside it (also from a read-only disk), and read back for its hash.
+ */
+async function snapshot({ database, file }) {
+  try {
+    const source = new Database(database, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    let listing;
+    try {
+      source.exec('BEGIN');
+      try {
+        listing = {
+          libraries: source.prepare('SELECT id, name, type, root_path, offline_at FROM libraries').all(),
+          assets: source
+            .prepare(
+              'SELECT id, library_id, path, sha256, size, offline_at, purged_at FROM assets ORDER BY library_id, path',
+            )
+            .all(),
+        };
+        await source.backup(file, { progress: () => ALL_PAGES });
+      } finally {
+        source.exec('COMMIT');
+      }
+    } finally {
+      source.close();
+    }
+    const copy = new Database(file, { fileMustExist: true });
+    try {
+      copy.pragma('journal_mode = DELETE');
+    } finally {
+      copy.close();
+    }
+    return { listing, database: hashFile(file) };
+  } catch (error) {
+    return { error: { code: error?.code, message: error?.message ?? String(error) } };
+  }
+}
+
 /** What verify needs of a file: its hash and size, or why it could not be read. */
 function check({ file, size }) {
   try {
@@ -227,8 +273,9 @@ function check({ file, size }) {
   }
 }
 
-parentPort.on('message', (request) => {
-  if (request.copy) parentPort.postMessage({ outcomes: request.copy.map(copy) });
+parentPort.on('message', async (request) => {
+  if (request.snapshot) parentPort.postMessage(await snapshot(request.snapshot));
+  else if (request.copy) parentPort.postMessage({ outcomes: request.copy.map(copy) });
   else if (request.hash) parentPort.postMessage({ outcomes: request.hash.map(check) });
   else parentPort.postMessage(commit(request.commit));
 });

@@ -5,6 +5,7 @@ import { open, mkdir, rename, rm, statfs } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { SnapshotListing } from './manifest';
 
 /** fsyncs in flight when each file has to be synced on its own. */
 const FSYNC_CONCURRENCY = 8;
@@ -79,8 +80,8 @@ function outcome(result: WorkerOutcome, signal?: AbortSignal): CopyOutcome | nul
 }
 
 /**
- * Worker threads (copy-worker.js) that copy files to temp names and read the copies back, later
- * rename them, and hash copies for verify. Each takes one request at a time; requests wait for a
+ * Worker threads (copy-worker.js) that snapshot the database, copy files to temp names and read the
+ * copies back, later rename them, and hash copies for verify. Each takes one request at a time; requests wait for a
  * free worker.
  */
 export class CopyPool {
@@ -98,6 +99,7 @@ export class CopyPool {
   private readonly signal: AbortSignal | undefined;
   private failure: Error | null = null;
   private readonly abort = () => Atomics.store(this.aborted, 0, 1);
+  private readonly workerData: object;
 
   /**
    * `size` workers: two on a machine with two cores or more (with the main thread's share that keeps
@@ -114,28 +116,44 @@ export class CopyPool {
   ) {
     this.signal = options.signal;
     this.size = size;
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./copy-worker.js', import.meta.url), {
-        workerData: {
-          abort: this.aborted.buffer,
-          tempDir: options.tempDir ?? null,
-          bytesPerSecond: options.bytesPerSecond ?? 0,
-        },
-      });
-      worker.on('error', (error) => this.fail(error));
-      worker.on('exit', (code) => {
-        if (code !== 0) this.fail(new Error(`a copy worker stopped (exit code ${code})`));
-      });
-      this.workers.push(worker);
-      this.idle.push(worker);
-    }
+    this.workerData = {
+      abort: this.aborted.buffer,
+      tempDir: options.tempDir ?? null,
+      bytesPerSecond: options.bytesPerSecond ?? 0,
+    };
     options.signal?.addEventListener('abort', this.abort, { once: true });
+  }
+
+  /** Started when a request finds no worker free: a run with nothing to copy needs only one. */
+  private spawn(): void {
+    const worker = new Worker(new URL('./copy-worker.js', import.meta.url), { workerData: this.workerData });
+    worker.on('error', (error) => this.fail(error));
+    worker.on('exit', (code) => {
+      if (code !== 0) this.fail(new Error(`a copy worker stopped (exit code ${code})`));
+    });
+    this.workers.push(worker);
+    this.idle.push(worker);
   }
 
   /** Copies each job's source to a temp file and reads the copy back; not durable yet (see `syncFiles`). */
   async copy(jobs: CopyJob[]): Promise<CopyOutcome[]> {
     const reply = await this.send<{ outcomes: WorkerOutcome[] }>({ copy: jobs });
     return reply.outcomes.map((result) => outcome(result, this.signal)!);
+  }
+
+  /**
+   * Snapshots the database at `database` into `file` (see copy-worker.js): what it lists, and the
+   * copy's hash and size. Throws the database's error (with its code: SQLITE_FULL, …).
+   */
+  async snapshot(
+    database: string,
+    file: string,
+  ): Promise<{ listing: SnapshotListing; database: CopiedFile }> {
+    const reply = await this.send<
+      { listing: SnapshotListing; database: CopiedFile } | { error: { code?: string; message: string } }
+    >({ snapshot: { database, file } });
+    if ('error' in reply) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+    return reply;
   }
 
   /**
@@ -172,6 +190,7 @@ export class CopyPool {
   }
 
   private dispatch(): void {
+    if (this.waiting.length > this.idle.length && this.workers.length < this.size) this.spawn();
     while (this.idle.length && this.waiting.length) {
       const worker = this.idle.pop()!;
       const { request, resolve, reject } = this.waiting.shift()!;

@@ -1,5 +1,4 @@
 // What a metadata snapshot describes: every asset with its place in the backup and its hash.
-import Database from 'better-sqlite3';
 
 export interface ManifestLibrary {
   id: string;
@@ -33,7 +32,8 @@ export interface Manifest {
   missing: string[];
 }
 
-interface Row {
+/** What the snapshot lists of each asset (the copy worker reads it in the snapshot's transaction). */
+export interface Row {
   id: string;
   library_id: string;
   path: string;
@@ -43,7 +43,7 @@ interface Row {
   purged_at: string | null;
 }
 
-interface LibraryRow {
+export interface LibraryRow {
   id: string;
   name: string;
   type: 'upload' | 'folder';
@@ -54,46 +54,4 @@ interface LibraryRow {
 export interface SnapshotListing {
   libraries: LibraryRow[];
   assets: Row[];
-}
-
-/** Steps after the first are taken whole: writers meanwhile never make the copy start over. */
-const ALL_PAGES = 2 ** 30;
-
-/**
- * Copies the live database to `snapshotFile` with SQLite's online backup and lists its libraries and
- * assets in the same read transaction, so the files mirrored are exactly the ones the snapshot
- * describes. A connection of its own: Nook's stays free for the server meanwhile, and WAL lets writers
- * go on beside it. The copy is then switched to a rollback journal, a plain file that opens without
- * -wal or -shm beside it.
- */
-export async function takeSnapshot(databaseFile: string, snapshotFile: string): Promise<SnapshotListing> {
-  const source = new Database(databaseFile, { readonly: true, fileMustExist: true, timeout: 10_000 });
-  let listing: SnapshotListing;
-  try {
-    source.exec('BEGIN');
-    try {
-      listing = {
-        libraries: source
-          .prepare('SELECT id, name, type, root_path, offline_at FROM libraries')
-          .all() as LibraryRow[],
-        assets: source
-          .prepare(
-            'SELECT id, library_id, path, sha256, size, offline_at, purged_at FROM assets ORDER BY library_id, path',
-          )
-          .all() as Row[],
-      };
-      await source.backup(snapshotFile, { progress: () => ALL_PAGES });
-    } finally {
-      source.exec('COMMIT');
-    }
-  } finally {
-    source.close();
-  }
-  const copy = new Database(snapshotFile, { fileMustExist: true });
-  try {
-    copy.pragma('journal_mode = DELETE');
-  } finally {
-    copy.close();
-  }
-  return listing;
 }

@@ -1,5 +1,5 @@
 // A backup run: snapshot the metadata, mirror what changed, keep the last N snapshots, record it all.
-import { availableParallelism, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/sqlite';
@@ -14,14 +14,15 @@ import {
   type BackupRunKind,
 } from './backup-run.entity';
 import { BackupSchedule } from './backup-schedule.entity';
-import { CopyPool, FileCopyError, syncFiles, writeFileAtomic, type CopiedTemp } from './copy';
 import {
-  takeSnapshot,
-  type Manifest,
-  type ManifestAsset,
-  type ManifestLibrary,
-  type SnapshotListing,
-} from './manifest';
+  CopyPool,
+  FileCopyError,
+  syncFiles,
+  writeFileAtomic,
+  type CopiedFile,
+  type CopiedTemp,
+} from './copy';
+import { type Manifest, type ManifestAsset, type ManifestLibrary, type SnapshotListing } from './manifest';
 import { markDamaged, readIndex, writeIndex, type MirrorIndex } from './mirror-index';
 import {
   BACKUP_FORMAT,
@@ -224,7 +225,13 @@ export class BackupRunner {
     const partial = path.join(target, targetLayout.partial);
     const touched = new Set<string>([target]);
     let index: MirrorIndex | null = null;
+    let pool: CopyPool | null = null;
     try {
+      pool = new CopyPool({
+        tempDir: partial,
+        ...(options.maxBytesPerSecond && { bytesPerSecond: options.maxBytesPerSecond }),
+        ...(options.signal && { signal: options.signal }),
+      });
       // Whatever a killed run left half-written is thrown away: it never had a final name.
       await rm(partial, { recursive: true, force: true });
       await mkdir(partial, { recursive: true });
@@ -245,19 +252,40 @@ export class BackupRunner {
       const name = snapshotName(run.startedAt);
       const snapshotTemp = path.join(partial, `snapshot-${name}`);
       await mkdir(snapshotTemp);
-      const listing = await takeSnapshot(this.em.config.get('dbName'), path.join(snapshotTemp, 'nook.db'));
+      const { listing, database } = await pool.snapshot(
+        this.em.config.get('dbName'),
+        path.join(snapshotTemp, 'nook.db'),
+      );
 
       const { libraries, assets, files, offline } = this.plan(schedule, listing, index);
       if (schedule.include.derived) files.push(...(await this.planDerived()));
       const wanted = new Set([...files.map((file) => file.rel), ...offline]);
-      const missing = await this.copyAll(files, index, present, run, progress, partial, touched, options);
+      const missing = await this.copyAll(
+        files,
+        index,
+        present,
+        pool,
+        run,
+        progress,
+        partial,
+        touched,
+        options,
+      );
 
       progress.update({ ...progress.current, phase: 'deleting', current: null });
       await this.applyDeletions(schedule, index, wanted, run, touched);
 
       progress.update({ ...progress.current, phase: 'finishing', current: null });
       if (schedule.include.metadata) {
-        await this.keepSnapshot(target, name, snapshotTemp, { libraries, assets, missing }, index, touched);
+        await this.keepSnapshot(
+          target,
+          name,
+          snapshotTemp,
+          database,
+          { libraries, assets, missing },
+          index,
+          touched,
+        );
         run.snapshot = name;
         await this.applyRetention(target, schedule.keepSnapshots, index);
       }
@@ -273,6 +301,7 @@ export class BackupRunner {
           .catch(() => undefined);
       throw error;
     } finally {
+      await pool?.close();
       // A run that failed cleanly leaves nothing behind; one that was killed is cleaned by the next.
       await rm(partial, { recursive: true, force: true }).catch(() => undefined);
       await release();
@@ -403,11 +432,12 @@ export class BackupRunner {
     files: PlannedFile[],
     index: MirrorIndex,
     listing: TargetListing,
+    pool: CopyPool,
     run: BackupRun,
     progress: ProgressReporter,
     partial: string,
     touched: Set<string>,
-    { signal, maxBytesPerSecond }: RunOptions,
+    { signal }: RunOptions,
   ): Promise<string[]> {
     const target = path.dirname(partial);
     const missing: string[] = [];
@@ -440,15 +470,6 @@ export class BackupRunner {
       errors.push({ path: file.rel, reason: error.message });
       done(file);
     };
-    // Started with the first file to copy: a run with nothing to copy needs no threads.
-    let pool: CopyPool | null = null;
-    const workers = () =>
-      (pool ??= new CopyPool({
-        tempDir: partial,
-        ...(maxBytesPerSecond && { bytesPerSecond: maxBytesPerSecond }),
-        ...(signal && { signal }),
-      }));
-
     type Copied = { file: PlannedFile; copied: CopiedTemp; destination: string };
     let batch: Copied[] = [];
     let batchBytes = 0;
@@ -465,7 +486,7 @@ export class BackupRunner {
             partial,
             taken.map((item) => item.copied.temp),
           );
-          const { outcomes, touched: folders } = await workers().commit(
+          const { outcomes, touched: folders } = await pool.commit(
             taken.map(({ file, copied, destination }) => ({
               source: file.source,
               temp: copied.temp,
@@ -516,7 +537,7 @@ export class BackupRunner {
         }
         if (chunk.length === 0) continue;
         signal?.throwIfAborted();
-        const outcomes = await workers().copy(
+        const outcomes = await pool.copy(
           chunk.map(({ file }) => ({
             source: file.source,
             expectedSha256: file.sha256,
@@ -540,20 +561,15 @@ export class BackupRunner {
     };
     // The no-change shortcut needs the folders the index lists, read while the snapshot was taken.
     await listing.ready();
-    try {
-      const lanes = 2 * Math.min(2, availableParallelism());
-      await Promise.all(
-        Array.from({ length: lanes }, () =>
-          lane().catch((error: unknown) => {
-            stopped ??= error;
-          }),
-        ),
-      );
-      commitBatch();
-      await committing;
-    } finally {
-      await (pool as CopyPool | null)?.close();
-    }
+    await Promise.all(
+      Array.from({ length: 2 * pool.size }, () =>
+        lane().catch((error: unknown) => {
+          stopped ??= error;
+        }),
+      ),
+    );
+    commitBatch();
+    await committing;
     run.errors = errors.slice(0, MAX_RUN_ERRORS);
     report(null);
     if (stopped !== null) {
@@ -640,11 +656,11 @@ export class BackupRunner {
     target: string,
     name: string,
     snapshotTemp: string,
+    database: CopiedFile,
     contents: Pick<Manifest, 'libraries' | 'assets' | 'missing'>,
     index: MirrorIndex,
     touched: Set<string>,
   ): Promise<void> {
-    const database = await hashFile(path.join(snapshotTemp, 'nook.db'));
     const manifest: Manifest = {
       format: BACKUP_FORMAT,
       snapshot: name,
