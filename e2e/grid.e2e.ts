@@ -216,9 +216,10 @@ describe('photo grid', () => {
     // It stays there while the months it passed load and take their real heights above it.
     await expect.poll(() => inView('[data-asset-id]')).toBe(true);
     await expect.poll(() => page.locator('.box').count()).toBe(0);
-    // Time for the months passed to load (nothing on screen says when they have).
+    // The months passed load in their own time (nothing on screen says when), each correcting the
+    // scroll as it takes its height: it must settle on the month let go, not on a neighbour.
     await page.waitForTimeout(1500);
-    expect(await scrubber().getAttribute('aria-valuetext')).toBe(pointed);
+    await expect.poll(() => scrubber().getAttribute('aria-valuetext'), { timeout: 10_000 }).toBe(pointed);
     const month = monthNames.indexOf(pointed!.split(' ')[0]!) + 1;
     const newest = `m${String(month).padStart(2, '0')}-19.jpg`;
     await expect.poll(() => inView(`[data-asset-id]:has([aria-label="Open ${newest}"])`)).toBe(true);
