@@ -226,8 +226,9 @@ const ALL_PAGES = 2 ** 30;
  * (SnapshotListing in manifest.ts) in the same read transaction, so the files mirrored are exactly the
  * ones the snapshot describes. A connection of its own, in this thread: Nook's connection and its
  * event loop stay free meanwhile (the backup's fsync waits for the target disk), and WAL lets writers
- * go on beside it. The copy is then switched to a rollback journal, a plain file that opens without
- * -wal or -shm beside it (also from a read-only disk), and read back for its hash.
+ * go on beside it. The listing is posted as soon as it is read, so the run can plan and copy while
+ * the copy of the database is written. That copy is then switched to a rollback journal, a plain file
+ * that opens without -wal or -shm beside it (also from a read-only disk), and read back for its hash.
  */
 async function snapshot({ database, file }) {
   try {
@@ -244,6 +245,7 @@ async function snapshot({ database, file }) {
             )
             .all(),
         };
+        parentPort.postMessage({ early: true, listing });
         await source.backup(file, { progress: () => ALL_PAGES });
       } finally {
         source.exec('COMMIT');
@@ -257,7 +259,7 @@ async function snapshot({ database, file }) {
     } finally {
       copy.close();
     }
-    return { listing, database: hashFile(file) };
+    return { database: hashFile(file) };
   } catch (error) {
     return { error: { code: error?.code, message: error?.message ?? String(error) } };
   }

@@ -90,6 +90,8 @@ export class CopyPool {
     request: unknown;
     resolve: (reply: unknown) => void;
     reject: (error: Error) => void;
+    /** A message the worker posts before its reply (marked `early`). */
+    early?: (message: unknown) => void;
   }[] = [];
   private readonly workers: Worker[] = [];
   /** How many worker threads it runs. */
@@ -142,18 +144,27 @@ export class CopyPool {
   }
 
   /**
-   * Snapshots the database at `database` into `file` (see copy-worker.js): what it lists, and the
-   * copy's hash and size. Throws the database's error (with its code: SQLITE_FULL, …).
+   * Snapshots the database at `database` into `file` (see copy-worker.js). `listing` comes as soon as
+   * it is read, before the copy is written; `done` gives the copy's hash and size. Both fail with the
+   * database's error (with its code: SQLITE_FULL, …).
    */
-  async snapshot(
-    database: string,
-    file: string,
-  ): Promise<{ listing: SnapshotListing; database: CopiedFile }> {
-    const reply = await this.send<
-      { listing: SnapshotListing; database: CopiedFile } | { error: { code?: string; message: string } }
-    >({ snapshot: { database, file } });
-    if ('error' in reply) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply;
+  snapshot(database: string, file: string): { listing: Promise<SnapshotListing>; done: Promise<CopiedFile> } {
+    let listed!: (listing: SnapshotListing) => void;
+    let unlisted!: (error: Error) => void;
+    const listing = new Promise<SnapshotListing>((resolve, reject) => {
+      listed = resolve;
+      unlisted = reject;
+    });
+    const done = this.send<{ database: CopiedFile } | { error: { code?: string; message: string } }>(
+      { snapshot: { database, file } },
+      (message) => listed((message as { listing: SnapshotListing }).listing),
+    ).then((reply) => {
+      if ('error' in reply) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+      return reply.database;
+    });
+    // Settles the listing if the snapshot ends without one (an error before the tables were read).
+    done.then(() => unlisted(new Error('the snapshot listed nothing')), unlisted);
+    return { listing, done };
   }
 
   /**
@@ -181,10 +192,15 @@ export class CopyPool {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
-  private send<T>(request: unknown): Promise<T> {
+  private send<T>(request: unknown, early?: (message: unknown) => void): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ request, resolve: resolve as (reply: unknown) => void, reject });
+      this.waiting.push({
+        request,
+        resolve: resolve as (reply: unknown) => void,
+        reject,
+        ...(early && { early }),
+      });
       this.dispatch();
     });
   }
@@ -193,12 +209,17 @@ export class CopyPool {
     if (this.waiting.length > this.idle.length && this.workers.length < this.size) this.spawn();
     while (this.idle.length && this.waiting.length) {
       const worker = this.idle.pop()!;
-      const { request, resolve, reject } = this.waiting.shift()!;
+      const { request, resolve, reject, early } = this.waiting.shift()!;
       const onError = (error: Error) => {
         worker.off('message', onMessage);
         reject(error);
       };
       const onMessage = (reply: unknown) => {
+        if ((reply as { early?: boolean }).early) {
+          early?.(reply);
+          worker.once('message', onMessage);
+          return;
+        }
         worker.off('error', onError);
         this.idle.push(worker);
         resolve(reply);

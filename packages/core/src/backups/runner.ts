@@ -252,10 +252,10 @@ export class BackupRunner {
       const name = snapshotName(run.startedAt);
       const snapshotTemp = path.join(partial, `snapshot-${name}`);
       await mkdir(snapshotTemp);
-      const { listing, database } = await pool.snapshot(
-        this.em.config.get('dbName'),
-        path.join(snapshotTemp, 'nook.db'),
-      );
+      const snapshot = pool.snapshot(this.em.config.get('dbName'), path.join(snapshotTemp, 'nook.db'));
+      // Awaited once the copies are done; a failure before that point must not go unhandled.
+      snapshot.done.catch(() => undefined);
+      const listing = await snapshot.listing;
 
       const { libraries, assets, files, offline } = this.plan(schedule, listing, index);
       if (schedule.include.derived) files.push(...(await this.planDerived()));
@@ -275,6 +275,7 @@ export class BackupRunner {
       progress.update({ ...progress.current, phase: 'deleting', current: null });
       await this.applyDeletions(schedule, index, wanted, run, touched);
 
+      const database = await snapshot.done;
       progress.update({ ...progress.current, phase: 'finishing', current: null });
       if (schedule.include.metadata) {
         await this.keepSnapshot(
